@@ -1,0 +1,75 @@
+"""Engram settings: one pydantic-settings class, read from ENGRAM_* variables and `.env`.
+
+Tests and the CLI build `Settings(...)` explicitly instead of editing the environment.
+Provider keys keep their conventional names (OPENAI_API_KEY, ...) so existing setups work.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_API_PORT = 8283  # Letta's port, so letta-client's "local" environment points at us
+DEFAULT_TEMPORAL_PORT = 7233
+DEFAULT_TEMPORAL_UI_PORT = 8233
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ENGRAM_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(default=Path(".engram"), description="Embedded Postgres data, Temporal SQLite file, logs")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL (postgresql+psycopg://...); unset = embedded Postgres in data_dir"
+    )
+    temporal_address: str | None = Field(default=None, description="host:port of Temporal; unset = embedded dev server")
+    temporal_namespace: str = "default"
+    temporal_port: int = Field(default=DEFAULT_TEMPORAL_PORT, description="gRPC port of the embedded dev server")
+    temporal_ui_port: int = Field(default=DEFAULT_TEMPORAL_UI_PORT, description="Web UI port of the embedded dev server")
+    temporal_ui_url: str | None = Field(default=None, description="Temporal Web UI base URL for deep links")
+    task_queue: str = Field(default="engram", description="Task queue for workflows and activities")
+
+    api_host: str = "127.0.0.1"
+    api_port: int = DEFAULT_API_PORT
+    api_key: SecretStr | None = Field(default=None, description="Single-tenant bearer key; unset = no auth, loopback only")
+
+    default_model: str = Field(default="engram/offline", description="Model handle used when an agent names none")
+    default_embedding: str = Field(default="engram/hash-embedding", description="Embedding handle used when none given")
+    idle_timeout_s: float = Field(default=1800.0, description="AgentWorkflow exits after this long with nothing to do")
+    max_pending_turns: int = 32
+
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "ENGRAM_OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "ENGRAM_OPENAI_BASE_URL")
+    )
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY", "ENGRAM_ANTHROPIC_API_KEY")
+    )
+    anthropic_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("ANTHROPIC_BASE_URL", "ENGRAM_ANTHROPIC_BASE_URL")
+    )
+
+    @property
+    def pgdata_dir(self) -> Path:
+        return self.data_dir.resolve() / "pgdata"
+
+    @property
+    def temporal_db_file(self) -> Path:
+        return self.data_dir.resolve() / "temporal.db"
+
+    @property
+    def temporal_target(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def temporal_ui_base(self) -> str:
+        return self.temporal_ui_url or f"http://127.0.0.1:{self.temporal_ui_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.api_host}:{self.api_port}"
