@@ -1,0 +1,15 @@
+"""All tables; importing this package registers them on `Base.metadata` (Alembic reads it)."""
+
+from engram.store.models.agent import Agent, AgentBlock, AgentTool
+from engram.store.models.base import Base
+from engram.store.models.block import Block, MemoryOp
+from engram.store.models.message import Message
+from engram.store.models.passage import AgentArchive, Archive, Passage
+from engram.store.models.run import Run, RunEvent, Step
+from engram.store.models.tenancy import ApiKey, Organization
+from engram.store.models.tool import Tool
+
+__all__ = [
+    "Agent", "AgentArchive", "AgentBlock", "AgentTool", "ApiKey", "Archive", "Base", "Block",
+    "MemoryOp", "Message", "Organization", "Passage", "Run", "RunEvent", "Step", "Tool",
+]  # fmt: skip

@@ -1,0 +1,44 @@
+"""Domain errors -> HTTP statuses, in one table; a client mistake is never a 500."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from engram.errors import Conflict, EngramError, InvalidInput, NotFound, PayloadTooLarge
+
+STATUS_BY_ERROR: tuple[tuple[type[EngramError], int], ...] = (
+    (NotFound, 404),
+    (InvalidInput, 422),
+    (Conflict, 409),
+    (PayloadTooLarge, 413),
+)
+
+
+def status_for(exc: EngramError) -> int:
+    for kind, status in STATUS_BY_ERROR:
+        if isinstance(exc, kind):
+            return status
+    return 400
+
+
+async def _engram_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, EngramError)
+    status = status_for(exc)
+    # letta-client retries 409 unless told not to; a busy/conflict answer will not change on retry.
+    headers = {"x-should-retry": "false"} if status == 409 else None
+    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
+    ]
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(EngramError, _engram_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)

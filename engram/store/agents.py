@@ -1,0 +1,98 @@
+"""Agents: creation with their blocks and tools, lookup, deletion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engram.errors import InvalidInput, NotFound
+from engram.ids import new_id
+from engram.prompts import default_system_prompt
+from engram.schemas.agent import AGENT_TYPES, AgentSpec
+from engram.store import blocks as block_store
+from engram.store import tools as tool_store
+from engram.store.models import Agent
+from engram.store.organizations import ensure_organization
+from engram.tools.builtin_schemas import BUILTINS_BY_NAME, base_tool_names
+
+
+def default_tool_rules(agent_type: str, tool_names: list[str]) -> list[dict[str, Any]]:
+    """Letta's base tool rules: terminal send_message/memory_finish_edits, continue after other base tools."""
+    rules: list[dict[str, Any]] = []
+    for name in tool_names:
+        builtin = BUILTINS_BY_NAME.get(name)
+        if builtin is None:
+            continue
+        rule_type = "exit_loop" if builtin.is_terminal else "continue_loop"
+        if agent_type == "letta_v1_agent" and rule_type == "continue_loop":
+            continue  # letta_v1 continues after any tool call anyway
+        rules.append({"type": rule_type, "tool_name": name})
+    return rules
+
+
+async def create_agent(
+    session: AsyncSession, org_id: str, spec: AgentSpec, *, llm_config: dict[str, Any],
+    embedding_config: dict[str, Any] | None = None,
+) -> Agent:  # fmt: skip
+    """Create the agent row, its inline blocks, and attach blocks/tools given by id or name."""
+    if spec.agent_type not in AGENT_TYPES:
+        raise InvalidInput(f"unknown agent_type {spec.agent_type!r}; expected one of {', '.join(AGENT_TYPES)}")
+    labels = [b.label for b in spec.memory_blocks]
+    if len(set(labels)) != len(labels):
+        raise InvalidInput(f"memory_blocks labels must be unique, got {labels}")
+    await ensure_organization(session, org_id)
+    builtins = await tool_store.ensure_builtin_tools(session, org_id)
+
+    agent = Agent(
+        id=new_id("agent"), organization_id=org_id, name=spec.name, agent_type=spec.agent_type,
+        system=spec.system if spec.system is not None else default_system_prompt(spec.agent_type),
+        description=spec.description, model=spec.model, embedding=spec.embedding,
+        context_window_limit=spec.context_window_limit, llm_config=llm_config, embedding_config=embedding_config,
+        model_settings=spec.model_settings, compaction_settings=spec.compaction_settings, tags=spec.tags,
+        metadata_=spec.metadata, timezone=spec.timezone, secrets=spec.secrets,
+        message_buffer_autoclear=spec.message_buffer_autoclear, enable_sleeptime=spec.enable_sleeptime,
+        max_files_open=spec.max_files_open, per_file_view_window_char_limit=spec.per_file_view_window_char_limit,
+        hidden=spec.hidden, tool_rules=[],
+    )  # fmt: skip
+    session.add(agent)
+    await session.flush()
+
+    for block_spec in spec.memory_blocks:
+        block = await block_store.create_block(session, org_id, block_spec)
+        await block_store.attach_block(session, org_id, agent.id, block.id)
+    for block_id in spec.block_ids:
+        await block_store.attach_block(session, org_id, agent.id, block_id)
+
+    tool_names: list[str] = []
+    if spec.include_base_tools:
+        tool_names.extend(base_tool_names(spec.agent_type, enable_sleeptime=spec.enable_sleeptime))
+    tool_names.extend(n for n in spec.tools if n not in tool_names)
+    named = {**builtins, **await tool_store.get_tools_by_name(session, org_id, [n for n in tool_names if n not in builtins])}
+    for name in tool_names:
+        await tool_store.attach_tool(session, org_id, agent.id, named[name].id)
+    for tool_id in spec.tool_ids:
+        await tool_store.attach_tool(session, org_id, agent.id, tool_id)
+
+    include_rules = spec.include_base_tool_rules
+    if include_rules is None:
+        include_rules = spec.agent_type != "letta_v1_agent"
+    explicit = {(r.get("type"), r.get("tool_name")) for r in spec.tool_rules}
+    defaults = default_tool_rules(spec.agent_type, tool_names) if include_rules else []
+    agent.tool_rules = [*spec.tool_rules, *[r for r in defaults if (r["type"], r["tool_name"]) not in explicit]]
+    await session.flush()
+    return agent
+
+
+async def get_agent(session: AsyncSession, org_id: str, agent_id: str) -> Agent:
+    agent = await session.scalar(select(Agent).where(Agent.id == agent_id, Agent.organization_id == org_id))
+    if agent is None:
+        raise NotFound("agent", agent_id)
+    return agent
+
+
+async def delete_agent(session: AsyncSession, org_id: str, agent_id: str) -> None:
+    agent = await get_agent(session, org_id, agent_id)
+    await session.delete(agent)
+    await session.flush()

@@ -1,0 +1,129 @@
+"""What the LLM sees of Engram's built-in tools: Letta's names, arguments and tool types.
+
+Descriptions are ours; argument names and semantics follow Letta (reference B.3) so agent files and
+prompts written for Letta keep working.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class BuiltinTool:
+    name: str
+    tool_type: str
+    description: str
+    properties: dict[str, Any]
+    required: tuple[str, ...] = ()
+    is_terminal: bool = False  # ends the turn under the base tool rules (send_message, memory_finish_edits)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def json_schema(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "parameters": {"type": "object", "properties": self.properties, "required": list(self.required)},
+        }
+
+
+def _s(desc: str) -> dict[str, Any]:
+    return {"type": "string", "description": desc}
+
+
+BUILTIN_TOOLS: tuple[BuiltinTool, ...] = (
+    BuiltinTool(
+        "send_message", "letta_core", "Sends a message to the human user.",
+        {"message": _s("Message contents. All unicode (including emojis) are supported.")}, ("message",),
+        is_terminal=True,
+    ),
+    BuiltinTool(
+        "conversation_search", "letta_core",
+        "Search prior conversation history (recall memory) using hybrid text and semantic search.",
+        {
+            "query": _s("String to search for, by meaning and by words."),
+            "roles": {"type": "array", "items": {"type": "string", "enum": ["assistant", "user", "tool"]},
+                      "description": "Only return messages from these roles."},
+            "limit": {"type": "integer", "description": "Maximum number of results (default 5)."},
+            "start_date": _s("Only messages on or after this ISO date/datetime (a date includes the whole day)."),
+            "end_date": _s("Only messages on or before this ISO date/datetime (a date includes the whole day)."),
+        },
+    ),
+    BuiltinTool(
+        "archival_memory_insert", "letta_core",
+        "Add information to long-term archival memory for later retrieval by archival_memory_search.",
+        {"content": _s("Content to write to memory. Include everything needed to understand it later."),
+         "tags": {"type": "array", "items": {"type": "string"}, "description": "Optional tags for filtering."}},
+        ("content",),
+    ),
+    BuiltinTool(
+        "archival_memory_search", "letta_core", "Search archival memory by meaning, optionally filtered by tags and dates.",
+        {
+            "query": _s("What to look for."),
+            "tags": {"type": "array", "items": {"type": "string"}, "description": "Only passages with these tags."},
+            "tag_match_mode": {"type": "string", "enum": ["any", "all"], "description": "any (default) or all tags."},
+            "top_k": {"type": "integer", "description": "Maximum number of results (default 5)."},
+            "start_datetime": _s("Only passages created at or after this ISO datetime."),
+            "end_datetime": _s("Only passages created at or before this ISO datetime."),
+        },
+        ("query",),
+    ),
+    BuiltinTool(
+        "core_memory_append", "letta_memory_core", "Append to the contents of a core memory block.",
+        {"label": _s("Label of the memory block to edit."), "content": _s("Content to append, on a new line.")},
+        ("label", "content"),
+    ),
+    BuiltinTool(
+        "core_memory_replace", "letta_memory_core",
+        "Replace text in a core memory block. To delete text, use an empty string as new_content.",
+        {"label": _s("Label of the memory block to edit."), "old_content": _s("Exact text to replace."),
+         "new_content": _s("Replacement text.")},
+        ("label", "old_content", "new_content"),
+    ),
+    BuiltinTool(
+        "memory_replace", "letta_memory_core",
+        "Replace one exact occurrence of old_string with new_string in a memory block. old_string must appear "
+        "exactly once; do not include line-number prefixes.",
+        {"label": _s("Label of the memory block to edit."), "old_string": _s("Exact text to replace (must be unique)."),
+         "new_string": _s("Text to put in its place.")},
+        ("label", "old_string", "new_string"),
+    ),
+    BuiltinTool(
+        "memory_insert", "letta_memory_core", "Insert text into a memory block after a given line.",
+        {"label": _s("Label of the memory block to edit."), "new_string": _s("Text to insert."),
+         "insert_line": {"type": "integer",
+                         "description": "Line number after which to insert (0 = top of block, -1 = end, the default)."}},
+        ("label", "new_string"),
+    ),
+    BuiltinTool(
+        "memory_rethink", "letta_sleeptime_core",
+        "Rewrite a whole memory block with new, reorganised contents (creates the block if it does not exist).",
+        {"label": _s("Label of the memory block to rewrite."), "new_memory": _s("The complete new contents.")},
+        ("label", "new_memory"),
+    ),
+    BuiltinTool(
+        "memory_finish_edits", "letta_sleeptime_core", "Call when you have finished editing memory.", {}, (),
+        is_terminal=True,
+    ),
+)  # fmt: skip
+
+BUILTINS_BY_NAME = {tool.name: tool for tool in BUILTIN_TOOLS}
+
+# Default tool sets per agent type (Letta 0.16 B.2).
+BASE_TOOLS_BY_AGENT_TYPE: dict[str, tuple[str, ...]] = {
+    "memgpt_agent": ("send_message", "conversation_search", "core_memory_append", "core_memory_replace"),
+    "memgpt_v2_agent": ("send_message", "conversation_search", "memory_replace", "memory_insert"),
+    "letta_v1_agent": ("conversation_search", "memory_replace", "memory_insert"),
+    "sleeptime_agent": ("memory_replace", "memory_insert", "memory_rethink", "memory_finish_edits"),
+    "react_agent": (),
+    "workflow_agent": (),
+}
+SLEEPTIME_CHAT_TOOLS = ("send_message", "conversation_search", "archival_memory_search")
+
+
+def base_tool_names(agent_type: str, *, enable_sleeptime: bool = False) -> tuple[str, ...]:
+    if enable_sleeptime and agent_type != "sleeptime_agent":
+        return SLEEPTIME_CHAT_TOOLS
+    return BASE_TOOLS_BY_AGENT_TYPE.get(agent_type, BASE_TOOLS_BY_AGENT_TYPE["memgpt_v2_agent"])
