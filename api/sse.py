@@ -65,7 +65,12 @@ def now_iso() -> str:
 
 
 def ping_chunk(run_id: str, seq_id: int | None = None) -> str:
-    payload: dict[str, Any] = {"message_type": "ping", "id": f"ping-{uuid.uuid4()}", "date": now_iso(), "run_id": run_id}
+    payload: dict[str, Any] = {
+        "message_type": "ping",
+        "id": f"ping-{uuid.uuid4()}",
+        "date": now_iso(),
+        "run_id": run_id,
+    }
     if seq_id:
         payload["seq_id"] = seq_id
     return data_chunk(payload)
@@ -147,7 +152,9 @@ def render_event(event: EventRow, run_id: str, opts: StreamOptions, state: Rende
     return None
 
 
-def synthesize_ending(run_id: str, status: str | None, stop_reason: str | None, state: RenderState) -> list[str]:
+def synthesize_ending(
+    run_id: str, status: str | None, stop_reason: str | None, state: RenderState
+) -> list[str]:
     """The terminal chunks a run should have written but did not (it died hard): never leave a client hanging."""
     out: list[str] = []
     if not state.saw_stop_reason:

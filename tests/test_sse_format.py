@@ -30,8 +30,18 @@ LOG = [
     _msg("delta", 1, "Hel"),
     _msg("delta", 2, "lo"),
     _msg("message_final", 3, "Hello"),
-    Ev(4, "message", {"id": "message-y", "date": "2026-01-01T00:00:00Z", "message_type": "tool_return_message",
-                      "tool_return": "ok", "status": "success", "tool_call_id": "c1"}),  # fmt: skip
+    Ev(
+        4,
+        "message",
+        {
+            "id": "message-y",
+            "date": "2026-01-01T00:00:00Z",
+            "message_type": "tool_return_message",
+            "tool_return": "ok",
+            "status": "success",
+            "tool_call_id": "c1",
+        },
+    ),  # fmt: skip
     Ev(5, "stop_reason", {"message_type": "stop_reason", "stop_reason": "end_turn"}),
     Ev(6, "usage", {"completion_tokens": 3, "prompt_tokens": 5, "total_tokens": 8, "step_count": 1}),
     Ev(7, "done", {}),
@@ -95,10 +105,10 @@ def test_synthesized_ending_for_a_dead_run() -> None:
 
 
 async def _collect(starting_after: int, status: str = "running", log: list[Ev] = LOG) -> list[str]:
-    async def read_events(run_id: str, after: int, limit: int) -> list[Ev]:
+    async def read_events(_run_id: str, after: int, limit: int) -> list[Ev]:
         return [e for e in log if e.seq > after][:limit]
 
-    async def read_status(run_id: str) -> tuple[str | None, str | None]:
+    async def read_status(_run_id: str) -> tuple[str | None, str | None]:
         return status, None
 
     opts = StreamOptions(stream_tokens=True, batch_size=2, poll_interval_s=0.01, terminal_grace_s=0.0)
@@ -123,9 +133,12 @@ async def test_stream_of_a_run_that_died_without_done_still_ends() -> None:
 def test_letta_client_parses_the_framing() -> None:
     """The SDK's own parser turns our chunks into the right classes and raises on `event: error`."""
     state = RenderState()
-    body = "".join(c for e in LOG if (c := render_event(e, RUN, StreamOptions(stream_tokens=True), state))) + DONE
+    body = (
+        "".join(c for e in LOG if (c := render_event(e, RUN, StreamOptions(stream_tokens=True), state)))
+        + DONE
+    )
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(_request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, text=body, headers={"content-type": "text/event-stream"})
 
     client = Letta(base_url="http://test", http_client=httpx.Client(transport=httpx.MockTransport(handler)))

@@ -6,9 +6,9 @@ Request models ignore unknown fields (newer SDKs add some) and accept every fiel
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from engram.ids import new_id
 
@@ -70,25 +70,26 @@ class ToolReturnCreate(_Lenient):
     otid: str | None = None
 
 
-InputMessage = MessageCreate | ApprovalCreate | ToolReturnCreate
-
-
-def _parse_input_message(raw: Any) -> InputMessage:
+def _message_kind(raw: Any) -> str:
     """Letta fills `type` in when missing: approval if it carries approve/approval_request_id, else message."""
     if not isinstance(raw, dict):
-        raise ValueError("each message must be an object")
+        return str(getattr(raw, "type", None) or "message")
     kind = raw.get("type")
-    if kind is None:
-        if "tool_returns" in raw:
-            kind = "tool_return"
-        elif "approve" in raw or "approval_request_id" in raw or "approvals" in raw:
-            kind = "approval"
-        else:
-            kind = "message"
-    model: type[InputMessage] = {"message": MessageCreate, "approval": ApprovalCreate, "tool_return": ToolReturnCreate}.get(
-        kind, MessageCreate
-    )  # type: ignore[assignment]
-    return model.model_validate({**raw, "type": kind})
+    if kind:
+        return str(kind)
+    if "tool_returns" in raw:
+        return "tool_return"
+    if "approve" in raw or "approval_request_id" in raw or "approvals" in raw:
+        return "approval"
+    return "message"
+
+
+InputMessage = Annotated[
+    Annotated[MessageCreate, Tag("message")]
+    | Annotated[ApprovalCreate, Tag("approval")]
+    | Annotated[ToolReturnCreate, Tag("tool_return")],
+    Discriminator(_message_kind),
+]
 
 
 class LettaRequest(_Lenient):
@@ -106,13 +107,6 @@ class LettaRequest(_Lenient):
     override_model: str | None = None
     override_system: str | None = None
     include_compaction_messages: bool = False
-
-    @model_validator(mode="before")
-    @classmethod
-    def _typed_messages(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("messages"), list):
-            data = {**data, "messages": [_parse_input_message(m) for m in data["messages"]]}
-        return data
 
     @model_validator(mode="after")
     def _one_input(self) -> LettaRequest:
@@ -158,12 +152,18 @@ class LettaStreamingRequest(LettaRequest):
     @model_validator(mode="after")
     def _stream_keys_need_streaming(self) -> LettaStreamingRequest:
         if not self.streaming:
-            bad = [k for k, on in (("stream_tokens", self.stream_tokens), ("background", self.background)) if on]
+            bad = [
+                k for k, on in (("stream_tokens", self.stream_tokens), ("background", self.background)) if on
+            ]
             if not self.include_pings:
                 bad.append("include_pings=false")
             if bad:
                 raise ValueError(f"{', '.join(bad)} requires streaming=true")
         return self
+
+    def request_config(self) -> dict[str, Any]:
+        # Kept so a resumed stream (`POST /v1/runs/{id}/stream`) serves the chunks the first viewer got.
+        return {**super().request_config(), "stream_tokens": self.stream_tokens if self.streaming else None}
 
 
 class LettaStreamRequest(LettaRequest):
@@ -173,6 +173,9 @@ class LettaStreamRequest(LettaRequest):
     stream_tokens: bool = False
     include_pings: bool = True
     background: bool = False
+
+    def request_config(self) -> dict[str, Any]:
+        return {**super().request_config(), "stream_tokens": self.stream_tokens}
 
 
 class LettaAsyncRequest(LettaRequest):
@@ -228,7 +231,9 @@ class UsageStatistics(BaseModel):
     context_tokens: int | None = None
 
     @classmethod
-    def from_usage(cls, usage: dict[str, Any] | None, *, run_id: str, step_count: int | None = None) -> UsageStatistics:
+    def from_usage(
+        cls, usage: dict[str, Any] | None, *, run_id: str, step_count: int | None = None
+    ) -> UsageStatistics:
         usage = dict(usage or {})
         fields = {k: usage[k] for k in cls.model_fields if k in usage and usage[k] is not None}
         fields.pop("message_type", None)
