@@ -80,20 +80,37 @@ async def _create_or_attach(
         if duplicate.status == "created":
             # The first attempt may have died between commit and submit; the update id (= run id) makes
             # re-submitting harmless when it did not.
-            await _submit(temporal, settings, org_id, duplicate, wait=False)
+            await _submit(temporal, settings, sessions, org_id, duplicate, wait=False)
         return duplicate, None
-    result = await _submit(temporal, settings, org_id, run, wait=wait)
+    result = await _submit(temporal, settings, sessions, org_id, run, wait=wait)
     return run, result
 
 
-async def _submit(temporal: Client, settings: Settings, org_id: str, run: Run, *, wait: bool) -> Any:
+async def _submit(
+    temporal: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession], org_id: str, run: Run, *,
+    wait: bool,
+) -> Any:  # fmt: skip
+    """Queue the run on the agent's workflow; a rejected turn (queue full) fails the run and answers 409."""
     from api import workflow_client
+    from engram.store import runs as runs_repo
 
     max_steps = int((run.request_config or {}).get("max_steps") or 50)
-    return await workflow_client.submit_turn(
-        temporal, settings, org_id=org_id, agent_id=run.agent_id, run_id=run.id, max_steps=max_steps,
-        conversation_id=run.conversation_id, wait=wait,
-    )  # fmt: skip
+    try:
+        return await workflow_client.submit_turn(
+            temporal, settings, org_id=org_id, agent_id=run.agent_id, run_id=run.id, max_steps=max_steps,
+            conversation_id=run.conversation_id, wait=wait, sessions=sessions,
+        )  # fmt: skip
+    except workflow_client.WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        reason = str(getattr(cause, "message", None) or cause or exc)
+        async with sessions.begin() as session:
+            await runs_repo.mark_terminal(
+                session, org_id, run.id, status="failed", stop_reason="error", usage={},
+                error={"error_type": getattr(cause, "type", None) or "rejected", "message": reason},
+            )  # fmt: skip
+        raise Conflict(
+            f"The agent cannot take this message now ({reason}); run {run.id} was not started"
+        ) from exc
 
 
 async def _wait_for_run(request: Request, org_id: str, run_id: str) -> None:

@@ -74,7 +74,9 @@ async def aletta(live_url: str) -> AsyncIterator[AsyncLetta]:
 def worker_running(settings: Settings) -> Iterator[None]:
     """The module's Temporal worker, in its own thread and event loop: sync letta-client calls block the test's
     thread, and a worker sharing that loop would never get to run the turn they wait for."""
-    engram_worker = pytest.importorskip("worker", reason="worker.py (the durable agent loop) is not in the tree yet")
+    engram_worker = pytest.importorskip(
+        "worker", reason="worker.py (the durable agent loop) is not in the tree yet"
+    )
     if not hasattr(engram_worker, "build_worker"):
         pytest.skip("worker.build_worker is not available yet")
 
@@ -92,10 +94,15 @@ def worker_running(settings: Settings) -> Iterator[None]:
             data_converter=pydantic_data_converter,
         )
         stop["loop"], stop["event"] = asyncio.get_running_loop(), asyncio.Event()
-        w = engram_worker.build_worker(client, settings)
-        async with w:
-            ready.set()
-            await stop["event"].wait()  # type: ignore[union-attr]
+        from engram.store.db import create_engine, session_factory
+
+        engine = create_engine(settings.database_url or "", pool_size=5)
+        try:
+            async with engram_worker.build_worker(client, settings, session_factory(engine)):
+                ready.set()
+                await stop["event"].wait()  # type: ignore[union-attr]
+        finally:
+            await engine.dispose()
 
     def run() -> None:
         try:

@@ -203,8 +203,13 @@ def test_retried_send_with_the_same_otid_is_one_turn(letta: Letta) -> None:
     assert len(runs) == 1
 
 
-def test_cancel_with_nothing_active_is_409_not_retried(letta: Letta, live_url: str) -> None:
-    agent_id = _new_agent(letta, "idle")
+async def test_cancel_with_nothing_active_is_409_not_retried(
+    sessions: Any, letta: Letta, live_url: str
+) -> None:
+    async with sessions.begin() as s:
+        agent = await agents_repo.create_agent(s, DEFAULT_ORG_ID, AgentSpec(name="idle", model="engram/offline"),
+                                               llm_config=LLM)  # fmt: skip
+    agent_id = agent.id
     with pytest.raises(ConflictError):
         letta.agents.messages.cancel(agent_id)
     raw = httpx.post(f"{live_url}/v1/agents/{agent_id}/messages/cancel", json={})
