@@ -11,7 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from engram.config import Settings
-from engram.ids import DEFAULT_ORG_ID, DEFAULT_USER_ID
+from engram.errors import InvalidInput
+from engram.ids import DEFAULT_ORG_ID, DEFAULT_USER_ID, is_valid_id
+from engram.store import agents as agent_store
+from engram.store import blocks as block_store
+from engram.store import tools as tool_store
+from engram.store.models import Agent, Block, Tool
 
 
 @dataclass(frozen=True)
@@ -51,3 +56,30 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 ActorDep = Annotated[Actor, Depends(get_actor)]
+
+
+# --- fetch-or-404 dependencies: a malformed id is a 422 with a message, an unknown one a 404 ---
+
+
+def require_id(value: str, prefix: str, param: str) -> str:
+    """Reject ids that are not `<prefix>-<uuid4>` before touching the database (Letta answers 422 too)."""
+    if not is_valid_id(value, prefix):
+        raise InvalidInput(f"{param} {value!r} is not a valid id: expected '{prefix}-' followed by a UUID4")
+    return value
+
+
+async def get_agent_row(agent_id: str, session: SessionDep, actor: ActorDep) -> Agent:
+    return await agent_store.get_agent(session, actor.org_id, require_id(agent_id, "agent", "agent_id"))
+
+
+async def get_block_row(block_id: str, session: SessionDep, actor: ActorDep) -> Block:
+    return await block_store.get_block(session, actor.org_id, require_id(block_id, "block", "block_id"))
+
+
+async def get_tool_row(tool_id: str, session: SessionDep, actor: ActorDep) -> Tool:
+    return await tool_store.get_tool(session, actor.org_id, require_id(tool_id, "tool", "tool_id"))
+
+
+AgentDep = Annotated[Agent, Depends(get_agent_row)]
+BlockDep = Annotated[Block, Depends(get_block_row)]
+ToolDep = Annotated[Tool, Depends(get_tool_row)]

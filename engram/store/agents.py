@@ -1,10 +1,11 @@
-"""Agents: creation with their blocks and tools, lookup, deletion."""
+"""Agents: creation with their blocks and tools, lookup, filtered listing, update, deletion."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engram.errors import InvalidInput, NotFound
@@ -13,8 +14,10 @@ from engram.prompts import default_system_prompt
 from engram.schemas.agent import AGENT_TYPES, AgentSpec
 from engram.store import blocks as block_store
 from engram.store import tools as tool_store
-from engram.store.models import Agent
+from engram.store.models import Agent, AgentBlock, AgentTool, Block, Tool
+from engram.store.models.base import utcnow
 from engram.store.organizations import ensure_organization
+from engram.store.pagination import paginate
 from engram.tools.builtin_schemas import BUILTINS_BY_NAME, base_tool_names
 
 
@@ -96,3 +99,93 @@ async def delete_agent(session: AsyncSession, org_id: str, agent_id: str) -> Non
     agent = await get_agent(session, org_id, agent_id)
     await session.delete(agent)
     await session.flush()
+
+
+AGENT_ORDER_COLUMNS = ("created_at", "updated_at", "last_run_completion")
+
+
+def _order_column(order_by: str) -> Any:
+    if order_by not in AGENT_ORDER_COLUMNS:
+        raise InvalidInput(f"order_by must be one of {', '.join(AGENT_ORDER_COLUMNS)}, got {order_by!r}")
+    if order_by == "last_run_completion":
+        # NULL never compares in a cursor tuple; agents that never ran sort as the oldest.
+        return func.coalesce(Agent.last_run_completion, datetime(1970, 1, 1, tzinfo=UTC))
+    return getattr(Agent, order_by)
+
+
+async def list_agents(
+    session: AsyncSession, org_id: str, *, name: str | None = None, tags: list[str] | None = None,
+    match_all_tags: bool = False, query_text: str | None = None, after: str | None = None,
+    before: str | None = None, limit: int | None = 50, descending: bool = True, order_by: str = "created_at",
+    block_id: str | None = None,
+) -> list[Agent]:  # fmt: skip
+    """Agents matching every given filter, one page in the requested order (order-relative cursors)."""
+    stmt = select(Agent).where(Agent.organization_id == org_id)
+    if name is not None:
+        stmt = stmt.where(Agent.name == name)
+    if tags:
+        stmt = stmt.where(Agent.tags.contains(tags) if match_all_tags else Agent.tags.overlap(tags))
+    if query_text:
+        stmt = stmt.where(Agent.name.ilike(f"%{query_text}%"))
+    if block_id is not None:
+        stmt = stmt.where(Agent.id.in_(select(AgentBlock.agent_id).where(AgentBlock.block_id == block_id)))
+    return await paginate(
+        session, stmt, id_column=Agent.id, order_columns=[_order_column(order_by), Agent.id],
+        after=after, before=before, limit=limit, descending=descending,
+    )  # fmt: skip
+
+
+async def load_relations(
+    session: AsyncSession, org_id: str, agent_ids: list[str]
+) -> tuple[dict[str, list[Block]], dict[str, list[Tool]]]:
+    """Blocks and tools of many agents in two queries (attach order), for hydrating AgentState lists."""
+    blocks: dict[str, list[Block]] = {a: [] for a in agent_ids}
+    tools: dict[str, list[Tool]] = {a: [] for a in agent_ids}
+    if not agent_ids:
+        return blocks, tools
+    block_rows = await session.execute(
+        select(AgentBlock.agent_id, Block)
+        .join(Block, AgentBlock.block_id == Block.id)
+        .where(AgentBlock.agent_id.in_(agent_ids), AgentBlock.organization_id == org_id)
+        .order_by(AgentBlock.position, Block.created_at)
+    )
+    for agent_id, block in block_rows:
+        blocks[agent_id].append(block)
+    tool_rows = await session.execute(
+        select(AgentTool.agent_id, Tool)
+        .join(Tool, AgentTool.tool_id == Tool.id)
+        .where(AgentTool.agent_id.in_(agent_ids), AgentTool.organization_id == org_id)
+        .order_by(AgentTool.position, Tool.name)
+    )
+    for agent_id, tool in tool_rows:
+        tools[agent_id].append(tool)
+    return blocks, tools
+
+
+async def update_agent(session: AsyncSession, org_id: str, agent_id: str, changes: dict[str, Any]) -> Agent:
+    """Apply column changes (wire names already mapped); `block_ids`/`tool_ids` replace the attached sets."""
+    agent = await get_agent(session, org_id, agent_id)
+    changes = dict(changes)
+    if "agent_type" in changes and changes["agent_type"] not in AGENT_TYPES:
+        raise InvalidInput(f"unknown agent_type {changes['agent_type']!r}; expected one of {', '.join(AGENT_TYPES)}")
+    block_ids = changes.pop("block_ids", None)
+    tool_ids = changes.pop("tool_ids", None)
+    for key, value in changes.items():
+        setattr(agent, key, value)
+    agent.updated_at = utcnow()
+    if block_ids is not None:
+        current = [b.id for b in await block_store.list_agent_blocks(session, org_id, agent_id)]
+        for block_id in current:
+            if block_id not in block_ids:
+                await block_store.detach_block(session, org_id, agent_id, block_id)
+        for block_id in block_ids:
+            await block_store.attach_block(session, org_id, agent_id, block_id)
+    if tool_ids is not None:
+        current = [t.id for t in await tool_store.list_agent_tools(session, org_id, agent_id)]
+        for tool_id in current:
+            if tool_id not in tool_ids:
+                await tool_store.detach_tool(session, org_id, agent_id, tool_id)
+        for tool_id in tool_ids:
+            await tool_store.attach_tool(session, org_id, agent_id, tool_id)
+    await session.flush()
+    return agent

@@ -11,6 +11,7 @@ from engram.errors import Conflict, NotFound
 from engram.ids import new_id
 from engram.schemas.agent import BlockSpec
 from engram.store.models import AgentBlock, Block
+from engram.store.pagination import paginate
 
 
 def block_from_spec(org_id: str, spec: BlockSpec, block_id: str | None = None) -> Block:
@@ -115,3 +116,44 @@ async def delete_block(session: AsyncSession, org_id: str, block_id: str) -> Non
     block = await get_block(session, org_id, block_id)
     await session.delete(block)
     await session.flush()
+
+
+async def list_blocks(
+    session: AsyncSession, org_id: str, *, label: str | None = None, label_search: str | None = None,
+    value_search: str | None = None, description_search: str | None = None, tags: list[str] | None = None,
+    match_all_tags: bool = False, templates_only: bool = False, after: str | None = None,
+    before: str | None = None, limit: int | None = 50, descending: bool = False,
+) -> list[Block]:  # fmt: skip
+    """Standalone listing of the organization's blocks (Letta default: oldest first)."""
+    stmt = select(Block).where(Block.organization_id == org_id)
+    if label is not None:
+        stmt = stmt.where(Block.label == label)
+    if label_search:
+        stmt = stmt.where(Block.label.ilike(f"%{label_search}%"))
+    if value_search:
+        stmt = stmt.where(Block.value.ilike(f"%{value_search}%"))
+    if description_search:
+        stmt = stmt.where(Block.description.ilike(f"%{description_search}%"))
+    if tags:
+        stmt = stmt.where(Block.tags.contains(tags) if match_all_tags else Block.tags.overlap(tags))
+    if templates_only:
+        stmt = stmt.where(Block.is_template.is_(True))
+    return await paginate(
+        session, stmt, id_column=Block.id, order_columns=[Block.created_at, Block.id],
+        after=after, before=before, limit=limit, descending=descending,
+    )  # fmt: skip
+
+
+async def page_agent_blocks(
+    session: AsyncSession, org_id: str, agent_id: str, *, after: str | None = None, before: str | None = None,
+    limit: int | None = 100, descending: bool = True,
+) -> list[Block]:  # fmt: skip
+    stmt = (
+        select(Block)
+        .join(AgentBlock, AgentBlock.block_id == Block.id)
+        .where(AgentBlock.agent_id == agent_id, AgentBlock.organization_id == org_id)
+    )
+    return await paginate(
+        session, stmt, id_column=Block.id, order_columns=[Block.created_at, Block.id],
+        after=after, before=before, limit=limit, descending=descending,
+    )  # fmt: skip

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from engram.errors import NotFound
+from engram.errors import Conflict, NotFound
 from engram.ids import new_id
 from engram.store.models import AgentTool, Tool
+from engram.store.pagination import paginate
 from engram.tools.builtin_schemas import BUILTIN_TOOLS
 
 
@@ -70,4 +73,87 @@ async def detach_tool(session: AsyncSession, org_id: str, agent_id: str, tool_id
     if link is None or link.organization_id != org_id:
         raise NotFound("tool", f"{tool_id} on agent {agent_id}")
     await session.delete(link)
+    await session.flush()
+
+
+async def list_tools(
+    session: AsyncSession, org_id: str, *, name: str | None = None, names: list[str] | None = None,
+    tool_ids: list[str] | None = None, search: str | None = None, tool_types: list[str] | None = None,
+    exclude_tool_types: list[str] | None = None, after: str | None = None, before: str | None = None,
+    limit: int | None = 50, descending: bool = True,
+) -> list[Tool]:  # fmt: skip
+    await ensure_builtin_tools(session, org_id)
+    stmt = select(Tool).where(Tool.organization_id == org_id)
+    if name is not None:
+        stmt = stmt.where(Tool.name == name)
+    if names:
+        stmt = stmt.where(Tool.name.in_(names))
+    if tool_ids:
+        stmt = stmt.where(Tool.id.in_(tool_ids))
+    if search:
+        stmt = stmt.where(Tool.name.ilike(f"%{search}%"))
+    if tool_types:
+        stmt = stmt.where(Tool.tool_type.in_(tool_types))
+    if exclude_tool_types:
+        stmt = stmt.where(Tool.tool_type.not_in(exclude_tool_types))
+    return await paginate(
+        session, stmt, id_column=Tool.id, order_columns=[Tool.created_at, Tool.id],
+        after=after, before=before, limit=limit, descending=descending,
+    )  # fmt: skip
+
+
+async def page_agent_tools(
+    session: AsyncSession, org_id: str, agent_id: str, *, after: str | None = None, before: str | None = None,
+    limit: int | None = 10, descending: bool = True,
+) -> list[Tool]:  # fmt: skip
+    stmt = (
+        select(Tool)
+        .join(AgentTool, AgentTool.tool_id == Tool.id)
+        .where(AgentTool.agent_id == agent_id, AgentTool.organization_id == org_id)
+    )
+    return await paginate(
+        session, stmt, id_column=Tool.id, order_columns=[Tool.created_at, Tool.id],
+        after=after, before=before, limit=limit, descending=descending,
+    )  # fmt: skip
+
+
+async def find_tool_by_name(session: AsyncSession, org_id: str, name: str) -> Tool | None:
+    return await session.scalar(select(Tool).where(Tool.organization_id == org_id, Tool.name == name))
+
+
+async def create_tool(session: AsyncSession, org_id: str, fields: dict[str, Any]) -> Tool:
+    """Insert a custom tool; `fields` are column values and must include `name`."""
+    if await find_tool_by_name(session, org_id, fields["name"]) is not None:
+        raise Conflict(f"a tool named {fields['name']!r} already exists; use upsert (PUT /v1/tools/) to replace it")
+    tool = Tool(id=new_id("tool"), organization_id=org_id, **fields)
+    session.add(tool)
+    await session.flush()
+    return tool
+
+
+async def upsert_tool(session: AsyncSession, org_id: str, fields: dict[str, Any]) -> Tool:
+    """Create the tool, or overwrite the same-named one in place (keeping its id and attachments)."""
+    existing = await find_tool_by_name(session, org_id, fields["name"])
+    if existing is None:
+        return await create_tool(session, org_id, fields)
+    for key, value in fields.items():
+        setattr(existing, key, value)
+    await session.flush()
+    return existing
+
+
+async def update_tool(session: AsyncSession, org_id: str, tool_id: str, changes: dict[str, Any]) -> Tool:
+    tool = await get_tool(session, org_id, tool_id)
+    new_name = changes.get("name")
+    if new_name and new_name != tool.name and await find_tool_by_name(session, org_id, new_name) is not None:
+        raise Conflict(f"a tool named {new_name!r} already exists")
+    for key, value in changes.items():
+        setattr(tool, key, value)
+    await session.flush()
+    return tool
+
+
+async def delete_tool(session: AsyncSession, org_id: str, tool_id: str) -> None:
+    tool = await get_tool(session, org_id, tool_id)
+    await session.delete(tool)
     await session.flush()

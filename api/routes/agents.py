@@ -1,0 +1,104 @@
+"""/v1/agents: create, list (filters + order-relative cursors), retrieve, update, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.deps import ActorDep, AgentDep, SessionDep, SettingsDep
+from api.routes._paths import clamp_limit, collection
+from api.schemas.agents import AgentStateOut, CreateAgent, UpdateAgent
+from api.schemas.common import DeleteResponse, Order, is_descending
+from api.schemas.models import llm_config
+from engram.embed.registry import embedding_config
+from engram.store import agents as agent_store
+from engram.store.models import Agent
+
+router = APIRouter(tags=["agents"])
+
+
+async def render_agent(session: AsyncSession, org_id: str, agent: Agent) -> AgentStateOut:
+    """The fully hydrated `AgentState` (blocks, tools) the SDK expects from create/update/attach."""
+    blocks, tools = await agent_store.load_relations(session, org_id, [agent.id])
+    return AgentStateOut.from_domain(agent, blocks[agent.id], tools[agent.id])
+
+
+async def render_agents(session: AsyncSession, org_id: str, agents: list[Agent]) -> list[AgentStateOut]:
+    blocks, tools = await agent_store.load_relations(session, org_id, [a.id for a in agents])
+    return [AgentStateOut.from_domain(a, blocks[a.id], tools[a.id]) for a in agents]
+
+
+async def refresh_system_message(session: AsyncSession, org_id: str, agent_id: str) -> None:
+    """Recompile the agent's system message so it is the first message of its history."""
+    try:
+        from engram.context.compiler import refresh_system_message as refresh
+    except ImportError:  # TODO(agent loop): compiler not landed yet; agents then start without one
+        return
+    await refresh(session, org_id, agent_id)
+
+
+@collection(router, "post", "/agents", response_model=AgentStateOut)
+async def create_agent(
+    body: CreateAgent, session: SessionDep, actor: ActorDep, settings: SettingsDep
+) -> AgentStateOut:
+    model = body.model_handle(settings.default_model)
+    embedding = body.embedding_handle(settings.default_embedding)
+    spec = body.to_domain(model=model, embedding=embedding)
+    agent = await agent_store.create_agent(
+        session, actor.org_id, spec, llm_config=llm_config(model, body.context_window_limit),
+        embedding_config=embedding_config(embedding),
+    )  # fmt: skip
+    await refresh_system_message(session, actor.org_id, agent.id)
+    return await render_agent(session, actor.org_id, agent)
+
+
+@collection(router, "get", "/agents", response_model=list[AgentStateOut])
+async def list_agents(
+    session: SessionDep, actor: ActorDep,
+    after: str | None = None, before: str | None = None, limit: int | None = None,
+    order: Order | None = None, order_by: Literal["created_at", "updated_at", "last_run_completion"] = "created_at",
+    ascending: bool | None = None, name: str | None = None, query_text: str | None = None,
+    tags: Annotated[list[str] | None, Query()] = None, match_all_tags: bool = False,
+    include: Annotated[list[str] | None, Query()] = None,  # noqa: ARG001 - relations are always hydrated
+) -> list[AgentStateOut]:  # fmt: skip
+    agents = await agent_store.list_agents(
+        session, actor.org_id, name=name, tags=tags, match_all_tags=match_all_tags, query_text=query_text,
+        after=after, before=before, limit=clamp_limit(limit, 50), order_by=order_by,
+        descending=is_descending(order, ascending, default_descending=True),
+    )  # fmt: skip
+    return await render_agents(session, actor.org_id, agents)
+
+
+@router.get("/agents/{agent_id}", response_model=AgentStateOut)
+async def retrieve_agent(agent: AgentDep, session: SessionDep, actor: ActorDep) -> AgentStateOut:
+    return await render_agent(session, actor.org_id, agent)
+
+
+@router.patch("/agents/{agent_id}", response_model=AgentStateOut)
+async def update_agent(
+    agent: AgentDep, body: UpdateAgent, session: SessionDep, actor: ActorDep
+) -> AgentStateOut:
+    changes = body.to_changes()
+    handle = body.new_model_handle()
+    if handle is not None or "context_window_limit" in changes:
+        handle = handle or agent.model
+        changes["model"] = handle
+        changes["llm_config"] = llm_config(
+            handle, changes.get("context_window_limit", agent.context_window_limit)
+        )
+    embedding = body.new_embedding_handle()
+    if embedding is not None:
+        changes["embedding"] = embedding
+        changes["embedding_config"] = embedding_config(embedding)
+    updated = await agent_store.update_agent(session, actor.org_id, agent.id, changes)
+    if {"system", "block_ids"} & changes.keys():
+        await refresh_system_message(session, actor.org_id, agent.id)
+    return await render_agent(session, actor.org_id, updated)
+
+
+@router.delete("/agents/{agent_id}", response_model=DeleteResponse)
+async def delete_agent(agent: AgentDep, session: SessionDep, actor: ActorDep) -> DeleteResponse:
+    await agent_store.delete_agent(session, actor.org_id, agent.id)
+    return DeleteResponse(message=f"Agent id={agent.id} successfully deleted")

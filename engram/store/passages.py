@@ -1,0 +1,97 @@
+"""Archival memory passages: insert with embeddings, list, per-agent vector search, delete.
+
+Per-agent search is an exact scan of the agent's rows (`ORDER BY (embedding <=> q) + 0`): the `+ 0`
+hides the operator from the HNSW index, which would otherwise filter its approximate top-k by agent
+afterwards and silently return fewer than k rows (storage-and-embeddings.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engram.errors import InvalidInput, NotFound
+from engram.ids import new_id
+from engram.store.models import Passage
+from engram.store.pagination import paginate
+
+
+@dataclass(frozen=True)
+class NewPassage:
+    text: str
+    embedding: list[float]
+    tags: list[str]
+    created_at: datetime | None = None
+    metadata: dict[str, Any] | None = None
+
+
+async def insert_passages(
+    session: AsyncSession, org_id: str, agent_id: str, passages: list[NewPassage], *, embedding_model: str
+) -> list[Passage]:
+    rows = []
+    for p in passages:
+        if not p.text.strip():
+            raise InvalidInput("passage text must not be empty")
+        row = Passage(
+            id=new_id("passage"), organization_id=org_id, agent_id=agent_id, text=p.text, tags=sorted(set(p.tags)),
+            metadata_=p.metadata, embedding=p.embedding, embedding_model=embedding_model,
+            embedding_dim=len(p.embedding),
+        )  # fmt: skip
+        if p.created_at is not None:
+            row.created_at = p.created_at
+        session.add(row)
+        rows.append(row)
+    await session.flush()
+    return rows
+
+
+async def list_passages(
+    session: AsyncSession, org_id: str, agent_id: str, *, after: str | None = None, before: str | None = None,
+    limit: int | None = 100, ascending: bool = True, search: str | None = None,
+) -> list[Passage]:  # fmt: skip
+    stmt = select(Passage).where(
+        Passage.organization_id == org_id, Passage.agent_id == agent_id, Passage.deleted_at.is_(None)
+    )
+    if search:
+        stmt = stmt.where(Passage.text.ilike(f"%{search}%"))
+    return await paginate(
+        session, stmt, id_column=Passage.id, order_columns=[Passage.created_at, Passage.id],
+        after=after, before=before, limit=limit, descending=not ascending,
+    )  # fmt: skip
+
+
+async def search_passages(
+    session: AsyncSession, org_id: str, agent_id: str, query_embedding: list[float], *, embedding_model: str,
+    top_k: int = 5, tags: list[str] | None = None, tag_match_mode: Literal["any", "all"] = "any",
+    start: datetime | None = None, end: datetime | None = None,
+) -> list[Passage]:  # fmt: skip
+    """The agent's `top_k` passages nearest the query (cosine), among those embedded by the same model."""
+    distance = Passage.embedding.cosine_distance(query_embedding)
+    stmt = select(Passage).where(
+        Passage.organization_id == org_id, Passage.agent_id == agent_id, Passage.deleted_at.is_(None),
+        Passage.embedding_model == embedding_model, Passage.embedding_dim == len(query_embedding),
+    )  # fmt: skip
+    if tags:
+        stmt = stmt.where(
+            Passage.tags.contains(tags) if tag_match_mode == "all" else Passage.tags.overlap(tags)
+        )
+    if start is not None:
+        stmt = stmt.where(Passage.created_at >= start)
+    if end is not None:
+        stmt = stmt.where(Passage.created_at <= end)
+    stmt = stmt.order_by(distance + 0, Passage.created_at).limit(top_k)
+    return list((await session.scalars(stmt)).all())
+
+
+async def delete_passage(session: AsyncSession, org_id: str, agent_id: str, passage_id: str) -> None:
+    deleted = await session.scalar(
+        delete(Passage)
+        .where(Passage.id == passage_id, Passage.organization_id == org_id, Passage.agent_id == agent_id)
+        .returning(Passage.id)
+    )
+    if deleted is None:
+        raise NotFound("passage", passage_id)
