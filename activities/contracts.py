@@ -1,0 +1,101 @@
+"""Activity names and payloads shared by workflows and activities (stdlib only; importing it pulls in nothing).
+
+Names are versioned and never renamed: a change of inputs or meaning gets a new name, and old names
+stay registered while histories use them. Every payload is ids plus small flags; new fields need
+defaults, because payloads recorded in histories are durable contracts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+BEGIN_TURN = "begin_turn.v1"
+LLM_STEP = "llm_step.v1"
+EXECUTE_TOOLS = "execute_tools.v1"
+FINISH_TURN = "finish_turn.v1"
+DELIVER_CALLBACK = "deliver_callback.v1"
+
+# ApplicationError types the workflow reacts to (see activities/errors.py).
+CONTEXT_WINDOW_EXCEEDED = "ContextWindowExceeded"
+PAYLOAD_TOO_LARGE = "PayloadTooLarge"
+NOT_FOUND = "NotFound"
+LLM_ERROR_TYPES = ("ProviderRejected", "UnknownModel", "RateLimited", "ProviderUnavailable", "LlmError")
+INVALID_LLM_RESPONSE = "InvalidLlmResponse"
+
+
+@dataclass
+class BeginTurnInput:
+    org_id: str
+    agent_id: str
+    run_id: str
+    conversation_id: str | None = None
+
+
+@dataclass
+class TurnStart:
+    """What the loop needs to know about a run before stepping."""
+
+    agent_type: str
+    model: str
+    is_already_finished: bool = False  # a run finished earlier (e.g. cancelled while queued)
+    has_callback: bool = False
+
+
+@dataclass
+class LlmStepInput:
+    org_id: str
+    agent_id: str
+    run_id: str
+    step_index: int
+    conversation_id: str | None = None
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+@dataclass
+class StepOutcome:
+    step_id: str
+    tool_call_count: int = 0  # > 0: run execute_tools next
+    keep_stepping: bool = False  # only meaningful when tool_call_count == 0
+    stop_reason: str | None = None  # set when the step ends the turn without tools
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass
+class ToolsInput:
+    org_id: str
+    agent_id: str
+    run_id: str
+    step_index: int
+    is_last_step: bool = False
+    conversation_id: str | None = None
+
+
+@dataclass
+class ToolsOutcome:
+    keep_stepping: bool
+    stop_reason: str | None = None
+
+
+@dataclass
+class FinishTurnInput:
+    org_id: str
+    agent_id: str
+    run_id: str
+    status: str  # completed | failed | cancelled
+    stop_reason: str
+    step_count: int = 0
+    usage: Usage = field(default_factory=Usage)
+    error_type: str | None = None
+    error_message: str | None = None
+
+
+@dataclass
+class CallbackInput:
+    org_id: str
+    run_id: str

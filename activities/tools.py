@@ -1,0 +1,171 @@
+"""The `execute_tools` activity: run a step's tool calls, store their results, decide whether to go on.
+
+Per tool call one transaction holds the memory edit (CAS + memory_ops) and the tool-return row, so a
+retry finds both or neither; a call whose row exists is not run again. Malformed JSON arguments, an
+unknown tool, a rule violation or a tool exception become an error tool return and the turn goes on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from activities import step_ids
+from activities.contracts import EXECUTE_TOOLS, ToolsInput, ToolsOutcome
+from activities.errors import to_application_error
+from activities.turn_state import REQUEST_HEARTBEAT, TurnState, load_turn_state
+from engram.context.compiler import packaged_tool_result
+from engram.letta_messages import to_letta_messages
+from engram.store import messages as message_store
+from engram.store import run_events
+from engram.store.models import Message
+from engram.store.models.base import utcnow
+from engram.tools import rules as tool_rules
+from engram.tools.executor import ToolContext, ToolResult, can_execute, execute_builtin
+
+HEARTBEAT_REASON = "[This is an automated system message hidden from the user] Function called using request_heartbeat=true, returning control"
+FAILED_REASON = "[This is an automated system message hidden from the user] Function call failed, returning control"
+
+
+@dataclass
+class CallResult:
+    name: str
+    is_error: bool
+    wants_heartbeat: bool
+    output: str
+
+
+def parse_arguments(raw: str) -> dict[str, Any]:
+    """Tool-call arguments as a dict; raises ValueError with a message the model can act on."""
+    try:
+        parsed = json.loads(raw or "{}")
+    except ValueError as exc:
+        raise ValueError(f"Error parsing tool arguments as JSON: {exc}. Arguments received: {raw[:500]}") from None
+    if not isinstance(parsed, dict):
+        raise ValueError(f"Tool arguments must be a JSON object, got: {raw[:500]}")
+    return parsed
+
+
+class ToolActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    @activity.defn(name=EXECUTE_TOOLS)
+    async def execute_tools(self, inp: ToolsInput) -> ToolsOutcome:
+        try:
+            return await self._execute(inp)
+        except Exception as exc:
+            raise to_application_error(exc)  # noqa: B904 - the cause is chained inside
+
+    async def _execute(self, inp: ToolsInput) -> ToolsOutcome:
+        assistant_id = step_ids.assistant_message_id(inp.run_id, inp.step_index)
+        results: list[CallResult] = []
+        async with self.sessions() as session:
+            row = await message_store.get_message(session, inp.org_id, assistant_id)
+        for call in row.tool_calls or []:
+            activity.heartbeat()
+            async with self.sessions.begin() as session:
+                state = await load_turn_state(session, inp.org_id, inp.agent_id, inp.run_id)
+                results.append(await self._run_call(session, inp, state, call))
+        async with self.sessions() as session:
+            state = await load_turn_state(session, inp.org_id, inp.agent_id, inp.run_id)
+        keep, stop_reason, reason = decide(state, inp.step_index, results)
+        if keep and inp.is_last_step:
+            return ToolsOutcome(False, "max_steps")
+        if keep and state.uses_heartbeats:
+            async with self.sessions.begin() as session:
+                await _append_heartbeat(session, inp, reason)
+        return ToolsOutcome(keep, stop_reason)
+
+    async def _run_call(self, session: AsyncSession, inp: ToolsInput, state: TurnState, call: dict[str, Any]) -> CallResult:
+        name = call["function"]["name"]
+        row_id = step_ids.tool_message_id(inp.run_id, inp.step_index, call["id"])
+        done = await message_store.find_message(session, inp.org_id, row_id)
+        raw_args = call["function"].get("arguments") or ""
+        if done is not None:
+            ret = (done.tool_returns or [{}])[0]
+            return CallResult(name, ret.get("status") == "error", _wants_heartbeat(raw_args), ret.get("func_response", ""))
+        result = await self._invoke(session, inp, state, call, name, raw_args)
+        now = utcnow()
+        packaged = packaged_tool_result(not result.is_error, result.text, now, state.agent.timezone)
+        await message_store.insert_messages(session, [{
+            "id": row_id, "organization_id": inp.org_id, "agent_id": inp.agent_id, "conversation_id": inp.conversation_id,
+            "role": "tool", "name": name, "tool_call_id": call["id"], "content": [{"type": "text", "text": packaged}],
+            "text": result.text, "run_id": inp.run_id, "step_id": step_ids.step_id(inp.run_id, inp.step_index),
+            "created_at": now, "is_err": False,
+            "tool_returns": [{"tool_call_id": call["id"], "status": "error" if result.is_error else "success",
+                              "func_response": result.text, "stdout": None, "stderr": result.stderr or None}],
+        }])  # fmt: skip
+        stored = await message_store.get_message(session, inp.org_id, row_id)
+        await _write_events(session, inp, state, stored)
+        return CallResult(name, result.is_error, _wants_heartbeat(raw_args), result.text)
+
+    async def _invoke(
+        self, session: AsyncSession, inp: ToolsInput, state: TurnState, call: dict[str, Any], name: str, raw_args: str
+    ) -> ToolResult:
+        history = state.calls_before(inp.step_index)
+        allowed = tool_rules.allowed_tools(state.rules, state.tool_names, history, state.last_tool_output())
+        if name not in state.tool_names:
+            return ToolResult(f"Error: tool '{name}' does not exist. Available tools: {', '.join(state.tool_names)}", True)
+        if name not in allowed.names:
+            return ToolResult(
+                f"Error: tool rule violation: '{name}' may not be called now. Allowed tools: {', '.join(allowed.names)}", True
+            )
+        try:
+            args = parse_arguments(raw_args)
+        except ValueError as exc:
+            return ToolResult(str(exc), True)
+        args.pop(REQUEST_HEARTBEAT, None)
+        if not can_execute(name):
+            return ToolResult(f"Error: tool '{name}' has no executor in this server yet (custom tools are not supported)", True)
+        ctx = ToolContext(session, inp.org_id, inp.agent_id, step_ids.memory_op_id(inp.run_id, inp.step_index, call["id"]))
+        return await execute_builtin(ctx, name, args)
+
+
+def _wants_heartbeat(raw_args: str) -> bool:
+    try:
+        value = json.loads(raw_args or "{}").get(REQUEST_HEARTBEAT)
+    except (ValueError, AttributeError):
+        return False
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def decide(state: TurnState, step_index: int, results: list[CallResult]) -> tuple[bool, str | None, str]:
+    """(keep stepping, stop reason if not, heartbeat reason) after a step's tool calls (reference B.4)."""
+    rules = state.rules
+    history = state.calls_before(step_index + 1)
+    if not state.uses_heartbeats:  # letta_v1: any tool call continues unless a terminal tool was called
+        if any(tool_rules.is_terminal(rules, r.name) and not r.is_error for r in results):
+            return False, "tool_rule", ""
+        return True, None, ""
+    if any(r.is_error for r in results):
+        return True, None, FAILED_REASON
+    keep = any(r.wants_heartbeat for r in results)
+    for r in results:
+        if tool_rules.is_terminal(rules, r.name):
+            return False, ("tool_rule" if keep else "end_turn"), ""
+    if any(tool_rules.has_children(rules, r.name) or tool_rules.is_continue(rules, r.name) for r in results):
+        keep = True
+    if not keep and tool_rules.uncalled_required(rules, history):
+        keep = True
+    return keep, (None if keep else "end_turn"), HEARTBEAT_REASON
+
+
+async def _append_heartbeat(session: AsyncSession, inp: ToolsInput, reason: str) -> None:
+    """Letta's heartbeat: a user-role row whose text is JSON, appended after the tool returns."""
+    now = utcnow()
+    text = json.dumps({"type": "heartbeat", "reason": reason, "time": now.strftime("%Y-%m-%d %I:%M:%S %p UTC+0000")})
+    await message_store.insert_messages(session, [{
+        "id": step_ids.heartbeat_message_id(inp.run_id, inp.step_index), "organization_id": inp.org_id,
+        "agent_id": inp.agent_id, "conversation_id": inp.conversation_id, "role": "user",
+        "content": [{"type": "text", "text": text}], "text": text, "run_id": inp.run_id, "created_at": now,
+    }])  # fmt: skip
+
+
+async def _write_events(session: AsyncSession, inp: ToolsInput, state: TurnState, row: Message) -> None:
+    events = [(f"{row.id}:{m['otid']}", "message", m) for m in to_letta_messages(row, **state.config.wire_kwargs())]
+    await run_events.append_events(session, inp.org_id, inp.run_id, events)

@@ -1,0 +1,163 @@
+"""Context window compilation (reference B.6): the system prompt with core memory, and the message buffer.
+
+The stored system row is recompiled only when its memory part changes (blocks, tool rules), so the
+prompt prefix stays stable for provider prompt caching; the counts in `<memory_metadata>` refresh
+with those recompiles, as in Letta.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engram.ids import new_id
+from engram.llm.base import ChatMessage, ToolCall
+from engram.store import agents as agent_store
+from engram.store import blocks as block_store
+from engram.store import messages as message_store
+from engram.store.models import Agent, Block, Message, Passage
+from engram.store.models.base import utcnow
+from engram.tools.rules import rule_sentence
+
+_METADATA = re.compile(r"<memory_metadata>.*?</memory_metadata>", re.DOTALL)
+INTERRUPTED_TOOL_RESULT = "Error: the tool call was interrupted before it returned."
+
+
+def render_block(block: Block) -> str:
+    meta = ["- read_only=true"] if block.read_only else []
+    meta += [f"- chars_current={len(block.value)}", f"- chars_limit={block.limit}"]
+    return "\n".join([
+        f"<{block.label}>", "<description>", block.description or "", "</description>",
+        "<metadata>", *meta, "</metadata>", "<value>", block.value, "</value>", f"</{block.label}>",
+    ])  # fmt: skip
+
+
+def render_memory_blocks(blocks: list[Block]) -> str:
+    head = "<memory_blocks>\nThe following memory blocks are currently engaged in your core memory unit:\n\n"
+    return head + "\n\n".join(render_block(b) for b in blocks) + "\n</memory_blocks>"
+
+
+def render_tool_rules(rules: list[dict[str, Any]]) -> str:
+    sentences = [s for s in (r.get("prompt_template") or rule_sentence(r) for r in rules) if s]
+    if not sentences:
+        return ""
+    body = "\n".join(f"<tool_rule>\n{s}\n</tool_rule>" for s in sentences)
+    return f"<tool_usage_rules>\nThe following constraints define rules for tool usage and guide desired behavior.\n{body}\n</tool_usage_rules>"
+
+
+def local_time(when: datetime, timezone: str) -> str:
+    try:
+        zone = ZoneInfo(timezone or "UTC")
+    except (KeyError, ValueError):
+        zone = ZoneInfo("UTC")
+    return when.astimezone(zone).strftime("%Y-%m-%d %I:%M:%S %p %Z%z")
+
+
+def render_metadata(agent: Agent, conversation_id: str | None, recall: int, archival: int, now: datetime) -> str:
+    lines = [
+        "<memory_metadata>",
+        f"- AGENT_ID: {agent.id}",
+        f"- CONVERSATION_ID: {conversation_id or 'default'}",
+        f"- System prompt last recompiled: {local_time(now, agent.timezone)}",
+        f"- {recall} previous messages between you and the user are stored in recall memory (use tools to access them)",
+    ]
+    if archival > 0:
+        lines.append(f"- {archival} total memories you created are stored in archival memory (use tools to access them)")
+    return "\n".join([*lines, "</memory_metadata>"])
+
+
+def compile_system_prompt(agent: Agent, blocks: list[Block], metadata: str) -> str:
+    memory = "\n\n".join(p for p in (render_memory_blocks(blocks), render_tool_rules(agent.tool_rules or [])) if p)
+    memory = f"{memory}\n\n{metadata}"
+    if "{CORE_MEMORY}" in agent.system:
+        return agent.system.replace("{CORE_MEMORY}", memory)
+    return f"{agent.system}\n\n{memory}"
+
+
+async def archival_count(session: AsyncSession, agent: Agent) -> int:
+    count = await session.scalar(
+        select(func.count()).where(Passage.agent_id == agent.id, Passage.deleted_at.is_(None))
+    )
+    return int(count or 0)
+
+
+async def refresh_system_message(
+    session: AsyncSession, org_id: str, agent_id: str, *, conversation_id: str | None = None, force: bool = False
+) -> Message:
+    """Create the agent's system row, or recompile it when memory or rules changed (or `force`).
+
+    The API calls this right after creating an agent so its message list starts with the system message.
+    """
+    agent = await agent_store.get_agent(session, org_id, agent_id)
+    blocks = await block_store.list_agent_blocks(session, org_id, agent_id)
+    existing = await message_store.find_message(session, org_id, agent.system_message_id) if agent.system_message_id else None
+    in_context = len(await message_store.in_context_messages(session, agent, conversation_id))
+    recall = max(0, await message_store.count_messages(session, org_id, agent_id) - in_context - 1)
+    now = utcnow()
+    text = compile_system_prompt(agent, blocks, render_metadata(agent, conversation_id, recall, await archival_count(session, agent), now))
+    if existing is None:
+        message_id = new_id("message")
+        await message_store.insert_messages(session, [{
+            "id": message_id, "organization_id": org_id, "agent_id": agent_id, "role": "system",
+            "content": [{"type": "text", "text": text}], "text": text, "created_at": now,
+        }])  # fmt: skip
+        agent.system_message_id = message_id
+        agent.system_compiled_at = now
+        await session.flush()
+        return await message_store.get_message(session, org_id, message_id)
+    if force or _METADATA.sub("", existing.text) != _METADATA.sub("", text):
+        existing.content = [{"type": "text", "text": text}]
+        existing.text = text
+        agent.system_compiled_at = now
+        await session.flush()
+    return existing
+
+
+def packaged_tool_result(status_ok: bool, message: str, when: datetime, timezone: str) -> str:
+    """What the model reads for a tool result (reference B.4): {"status", "message", "time"}."""
+    return json.dumps({"status": "OK" if status_ok else "Failed", "message": message, "time": local_time(when, timezone)})
+
+
+def to_chat_messages(system_text: str, rows: list[Message]) -> list[ChatMessage]:
+    """The provider-neutral buffer: system, then rows; tool calls without results get an error result."""
+    out = [ChatMessage(role="system", content=system_text)]
+    answered = {r.tool_call_id for r in rows if r.role == "tool"}
+    open_calls: set[str] = set()
+    for row in rows:
+        if row.role == "assistant":
+            calls = [
+                ToolCall(id=c["id"], name=c["function"]["name"], arguments=c["function"].get("arguments") or "")
+                for c in row.tool_calls or []
+            ]
+            out.append(ChatMessage(role="assistant", content=row.text or None, tool_calls=calls, reasoning=row.reasoning))
+            for call in calls:
+                if call.id in answered:
+                    open_calls.add(call.id)
+                else:
+                    out.append(ChatMessage(role="tool", content=INTERRUPTED_TOOL_RESULT, tool_call_id=call.id, name=call.name))
+        elif row.role == "tool":
+            if row.tool_call_id in open_calls:
+                packaged = message_store.text_of(row.content) or row.text
+                out.append(ChatMessage(role="tool", content=packaged, tool_call_id=row.tool_call_id, name=row.name))
+                open_calls.discard(row.tool_call_id)
+        elif row.role in ("user", "summary"):
+            out.append(ChatMessage(role="user", content=row.text))
+        elif row.role == "system":
+            out.append(ChatMessage(role="system", content=row.text))
+    return out
+
+
+async def compile_context(
+    session: AsyncSession, org_id: str, agent_id: str, conversation_id: str | None = None
+) -> list[ChatMessage]:
+    """Refresh the system row if memory changed, then return [system] + in-context messages."""
+    system = await refresh_system_message(session, org_id, agent_id, conversation_id=conversation_id)
+    agent = await agent_store.get_agent(session, org_id, agent_id)
+    rows = await message_store.in_context_messages(session, agent, conversation_id)
+    return to_chat_messages(system.text, rows)

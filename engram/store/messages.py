@@ -1,0 +1,146 @@
+"""Recall memory rows: idempotent inserts, the in-context window, API pagination and a run's output.
+
+Row ids are chosen by the caller (the API pre-mints input ids; the loop derives step ids from
+run id + step index), so every insert is `ON CONFLICT DO NOTHING` and a retried write adds nothing.
+`position` (a global identity) is the one total order: cursors and the context window use it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engram.errors import InvalidInput, NotFound
+from engram.store.models import Agent, Message
+
+_COLUMNS = {c.name for c in Message.__table__.columns} - {"position", "search_tsv"}
+
+
+def text_of(content: Any) -> str:
+    """Plain text of a Letta content value (a string or a list of parts)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text")
+
+
+def content_parts(content: Any) -> list[dict[str, Any]]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return [dict(p) for p in content]
+
+
+async def insert_messages(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """Insert rows in list order (positions follow it); ids already present are skipped. Returns rows added."""
+    added = 0
+    for row in rows:  # one statement per row keeps positions in list order
+        values = {k: v for k, v in row.items() if k in _COLUMNS}
+        result = await session.execute(insert(Message).values(**values).on_conflict_do_nothing(index_elements=["id"]))
+        added += result.rowcount or 0
+    return added
+
+
+async def get_message(session: AsyncSession, org_id: str, message_id: str) -> Message:
+    row = await session.scalar(select(Message).where(Message.id == message_id, Message.organization_id == org_id))
+    if row is None:
+        raise NotFound("message", message_id)
+    return row
+
+
+async def find_message(session: AsyncSession, org_id: str, message_id: str) -> Message | None:
+    return await session.scalar(select(Message).where(Message.id == message_id, Message.organization_id == org_id))
+
+
+async def in_context_messages(session: AsyncSession, agent: Agent, conversation_id: str | None = None) -> list[Message]:
+    """[summary] + rows at or after `context_start_position`, excluding the system row (compiled separately)."""
+    out: list[Message] = []
+    if agent.summary_message_id:
+        summary = await find_message(session, agent.organization_id, agent.summary_message_id)
+        if summary is not None:
+            out.append(summary)
+    query = select(Message).where(
+        Message.agent_id == agent.id,
+        Message.organization_id == agent.organization_id,
+        Message.position >= agent.context_start_position,
+        _conversation_filter(conversation_id),
+    )
+    excluded = [i for i in (agent.system_message_id, agent.summary_message_id) if i]
+    if excluded:
+        query = query.where(Message.id.not_in(excluded))
+    out.extend(await session.scalars(query.order_by(Message.position)))
+    return out
+
+
+def _conversation_filter(conversation_id: str | None):  # noqa: ANN202 - SQL expression
+    if conversation_id is None:
+        return Message.conversation_id.is_(None)
+    return Message.conversation_id == conversation_id
+
+
+async def count_messages(session: AsyncSession, org_id: str, agent_id: str) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).where(Message.agent_id == agent_id, Message.organization_id == org_id)
+        )
+        or 0
+    )
+
+
+async def list_messages(
+    session: AsyncSession, org_id: str, agent_id: str, *, conversation_id: str | None = None,
+    after: str | None = None, before: str | None = None, limit: int = 100, order: str = "desc",
+    run_id: str | None = None,
+) -> list[Message]:  # fmt: skip
+    """All of an agent's rows (recall memory) for API pagination.
+
+    Cursors are message ids relative to `order`: under "desc" `after` means older, under "asc" newer.
+    `conversation_id=None` lists every row of the agent.
+    """
+    if order not in ("asc", "desc"):
+        raise InvalidInput(f"order must be 'asc' or 'desc', got {order!r}")
+    query = select(Message).where(Message.agent_id == agent_id, Message.organization_id == org_id)
+    if conversation_id is not None:
+        query = query.where(Message.conversation_id == conversation_id)
+    if run_id is not None:
+        query = query.where(Message.run_id == run_id)
+    newer_first = order == "desc"
+    for cursor, goes_further in ((after, True), (before, False)):
+        if cursor is None:
+            continue
+        pos = (await get_message(session, org_id, cursor)).position
+        towards_older = goes_further == newer_first
+        query = query.where(Message.position < pos if towards_older else Message.position > pos)
+    query = query.order_by(Message.position.desc() if newer_first else Message.position.asc())
+    return list(await session.scalars(query.limit(max(0, limit))))
+
+
+async def run_output_messages(session: AsyncSession, org_id: str, run_id: str) -> list[Message]:
+    """The rows a run produced, in order: assistant and tool rows (its input and heartbeat rows excluded)."""
+    rows = await session.scalars(
+        select(Message)
+        .where(Message.run_id == run_id, Message.organization_id == org_id, Message.role.in_(("assistant", "tool")))
+        .order_by(Message.position)
+    )
+    return list(rows)
+
+
+async def run_messages(session: AsyncSession, org_id: str, run_id: str) -> list[Message]:
+    """Every row tagged with the run (input, assistant, tool, heartbeat), in order."""
+    rows = await session.scalars(
+        select(Message).where(Message.run_id == run_id, Message.organization_id == org_id).order_by(Message.position)
+    )
+    return list(rows)
+
+
+async def set_message_content(session: AsyncSession, org_id: str, message_id: str, text: str) -> None:
+    await session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.organization_id == org_id)
+        .values(content=[{"type": "text", "text": text}], text=text)
+    )

@@ -1,0 +1,53 @@
+"""The per-run event log the SSE endpoints replay and tail (reference A.7, design notes 3.5).
+
+`seq` counts from 1 per run; `event_key` makes appends idempotent, so a retried activity that
+re-emits the same keys adds nothing. After each append a `NOTIFY run_events, '<run_id>'` wakes
+listeners; the payload is only the pointer (NOTIFY payloads are capped at 8 KB).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engram.store.models import RunEvent
+
+RUN_EVENTS_CHANNEL = "run_events"
+EVENT_KINDS = ("delta", "message", "message_final", "step_retry", "stop_reason", "usage", "error", "done")
+
+
+async def append_events(session: AsyncSession, org_id: str, run_id: str, events: list[tuple[str, str, dict]]) -> None:
+    """Append (event_key, kind, payload) in order; keys already present are skipped without using a seq."""
+    if not events:
+        return
+    # Serialise writers of one run so seq stays gap-free (the lock ends with the transaction).
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(run_id))))
+    keys = [key for key, _, _ in events]
+    existing = set(
+        await session.scalars(select(RunEvent.event_key).where(RunEvent.run_id == run_id, RunEvent.event_key.in_(keys)))
+    )
+    seq = int(await session.scalar(select(func.coalesce(func.max(RunEvent.seq), 0)).where(RunEvent.run_id == run_id)) or 0)
+    added = False
+    for key, kind, payload in events:
+        if key in existing:
+            continue
+        existing.add(key)
+        seq += 1
+        session.add(RunEvent(run_id=run_id, seq=seq, organization_id=org_id, event_key=key, kind=kind, payload=payload))
+        added = True
+    if added:
+        await session.flush()
+        await session.execute(text("SELECT pg_notify(:channel, :run_id)"), {"channel": RUN_EVENTS_CHANNEL, "run_id": run_id})
+
+
+async def read_events(session: AsyncSession, run_id: str, after_seq: int, limit: int = 500) -> list[RunEvent]:
+    rows = await session.scalars(
+        select(RunEvent).where(RunEvent.run_id == run_id, RunEvent.seq > after_seq).order_by(RunEvent.seq).limit(limit)
+    )
+    return list(rows)
+
+
+def event_payloads(rows: list[RunEvent]) -> list[dict[str, Any]]:
+    return [row.payload for row in rows]

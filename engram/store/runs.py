@@ -1,0 +1,122 @@
+"""Runs: one user request each. Created by the API, driven to a terminal status by the agent loop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engram.errors import InvalidInput, NotFound
+from engram.ids import new_id
+from engram.store.models import Run
+from engram.store.models.base import utcnow
+
+TERMINAL_STATUSES = ("completed", "failed", "cancelled")
+
+
+async def create_run(
+    session: AsyncSession, org_id: str, agent_id: str, *, input_messages: list[dict], request_config: dict,
+    background: bool = False, conversation_id: str | None = None, run_type: str = "send_message",
+    request_hash: str | None = None, callback_url: str | None = None, run_id: str | None = None,
+) -> Run:  # fmt: skip
+    """A run in status "created"; `input_messages` carry pre-minted "id"s so the loop stores them once."""
+    run = Run(
+        id=run_id or new_id("run"), organization_id=org_id, agent_id=agent_id, conversation_id=conversation_id,
+        status="created", background=background, run_type=run_type, request_hash=request_hash,
+        input_messages=input_messages, request_config=request_config, callback_url=callback_url,
+    )  # fmt: skip
+    session.add(run)
+    await session.flush()
+    return run
+
+
+async def get_run(session: AsyncSession, org_id: str, run_id: str) -> Run:
+    run = await session.scalar(select(Run).where(Run.id == run_id, Run.organization_id == org_id))
+    if run is None:
+        raise NotFound("run", run_id)
+    return run
+
+
+async def find_run(session: AsyncSession, org_id: str, run_id: str) -> Run | None:
+    return await session.scalar(select(Run).where(Run.id == run_id, Run.organization_id == org_id))
+
+
+async def find_run_by_request_hash(session: AsyncSession, org_id: str, agent_id: str, request_hash: str) -> Run | None:
+    return await session.scalar(
+        select(Run)
+        .where(Run.organization_id == org_id, Run.agent_id == agent_id, Run.request_hash == request_hash)
+        .order_by(Run.created_at.desc())
+        .limit(1)
+    )
+
+
+async def list_runs(
+    session: AsyncSession, org_id: str, *, agent_id: str | None = None, statuses: list[str] | None = None,
+    after: str | None = None, before: str | None = None, limit: int = 100, order: str = "desc",
+) -> list[Run]:  # fmt: skip
+    """Runs by creation time; cursors are run ids relative to `order` (after under desc = older)."""
+    if order not in ("asc", "desc"):
+        raise InvalidInput(f"order must be 'asc' or 'desc', got {order!r}")
+    query = select(Run).where(Run.organization_id == org_id)
+    if agent_id is not None:
+        query = query.where(Run.agent_id == agent_id)
+    if statuses:
+        query = query.where(Run.status.in_(statuses))
+    newer_first = order == "desc"
+    for cursor, goes_further in ((after, True), (before, False)):
+        if cursor is None:
+            continue
+        pivot = await get_run(session, org_id, cursor)
+        left, right = tuple_(Run.created_at, Run.id), tuple_(pivot.created_at, pivot.id)
+        query = query.where(left < right if goes_further == newer_first else left > right)
+    if newer_first:
+        query = query.order_by(Run.created_at.desc(), Run.id.desc())
+    else:
+        query = query.order_by(Run.created_at.asc(), Run.id.asc())
+    return list(await session.scalars(query.limit(max(0, limit))))
+
+
+async def set_workflow_ids(session: AsyncSession, org_id: str, run_id: str, workflow_id: str, temporal_run_id: str | None) -> None:
+    await session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.organization_id == org_id)
+        .values(workflow_id=workflow_id, temporal_run_id=temporal_run_id)
+    )
+
+
+async def mark_running(session: AsyncSession, org_id: str, run_id: str) -> None:
+    """created -> running (a no-op for a run already running or finished)."""
+    await session.execute(
+        update(Run).where(Run.id == run_id, Run.organization_id == org_id, Run.status == "created").values(status="running")
+    )
+
+
+async def mark_terminal(
+    session: AsyncSession, org_id: str, run_id: str, *, status: str, stop_reason: str,
+    usage: dict[str, Any], error: dict[str, Any] | None = None,
+) -> Run | None:  # fmt: skip
+    """Set the final status once; returns the run, or None if it had already finished (a retried finish)."""
+    if status not in TERMINAL_STATUSES:
+        raise InvalidInput(f"not a terminal status: {status}")
+    now = utcnow()
+    run = await session.scalar(
+        update(Run)
+        .where(Run.id == run_id, Run.organization_id == org_id, Run.status.not_in(TERMINAL_STATUSES))
+        .values(status=status, stop_reason=stop_reason, usage=usage, error=error, completed_at=now)
+        .returning(Run)
+    )
+    if run is not None:
+        run.total_duration_ns = int((now - run.created_at).total_seconds() * 1e9)
+        await session.flush()
+    return run
+
+
+async def record_callback(
+    session: AsyncSession, org_id: str, run_id: str, *, status_code: int | None, error: str | None
+) -> None:
+    await session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.organization_id == org_id)
+        .values(callback_sent_at=utcnow(), callback_status_code=status_code, callback_error=error)
+    )

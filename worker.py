@@ -1,0 +1,84 @@
+"""Temporal worker: AgentWorkflow plus every activity, on `settings.task_queue`.
+
+`main()` reads Settings from the environment and runs until SIGINT/SIGTERM. It ends with
+`os._exit`, because temporalio's core can crash the interpreter at exit (sdk-python#300).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.llm import LlmActivities
+from activities.tools import ToolActivities
+from activities.turns import TurnActivities
+from engram.config import Settings
+from workflows.agent import AgentWorkflow
+
+PASSTHROUGH_MODULES = ("activities", "workflows", "engram")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES))
+
+
+def build_worker(client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Worker:
+    llm = LlmActivities(sessions, settings)
+    tools = ToolActivities(sessions)
+    turns = TurnActivities(sessions)
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[AgentWorkflow],
+        activities=[llm.llm_step, tools.execute_tools, turns.begin_turn, turns.finish_turn, turns.deliver_callback],
+        workflow_runner=workflow_runner(),
+        max_concurrent_activities=200,
+    )
+
+
+async def connect(settings: Settings) -> Client:
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    return await Client.connect(
+        settings.temporal_target, namespace=settings.temporal_namespace, data_converter=pydantic_data_converter
+    )
+
+
+async def serve(settings: Settings) -> None:
+    from engram.store.db import create_engine, session_factory
+
+    engine = create_engine(settings.database_url or "")
+    client = await connect(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with build_worker(client, settings, session_factory(engine)):
+            await stop.wait()
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    code = 0
+    try:
+        asyncio.run(serve(Settings()))
+    except KeyboardInterrupt:
+        pass
+    except Exception:  # noqa: BLE001
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,259 @@
+"""AgentWorkflow: one per agent (or conversation); a FIFO queue of turns, each a step loop.
+
+Postgres holds every message, block and run; the workflow holds only the queue, a few counters and
+the run being worked on. Turns arrive as an update (`send_message`, answered with the turn's result)
+or a signal (`enqueue`, fire and forget); `cancel_run` cancels the in-flight activity. The workflow
+continues-as-new at a turn boundary when history grows, and exits after `idle_timeout_s` idle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import (
+        CONTEXT_WINDOW_EXCEEDED,
+        INVALID_LLM_RESPONSE,
+        LLM_ERROR_TYPES,
+        BeginTurnInput,
+        CallbackInput,
+        FinishTurnInput,
+        LlmStepInput,
+        ToolsInput,
+        Usage,
+    )
+    from workflows import steps
+
+HISTORY_EVENTS_LIMIT = 2_000
+HISTORY_BYTES_LIMIT = 1_000_000
+
+
+def agent_workflow_id(agent_id: str, conversation_id: str | None = None) -> str:
+    return f"agent:{agent_id}" if conversation_id is None else f"agent:{agent_id}:conv:{conversation_id}"
+
+
+@dataclass
+class TurnRequest:
+    run_id: str
+    max_steps: int = 50
+
+
+@dataclass
+class TurnResult:
+    run_id: str
+    stop_reason: str
+    status: str
+    step_count: int = 0
+    usage: dict = field(default_factory=dict)
+
+
+@dataclass
+class AgentWorkflowInput:
+    org_id: str
+    agent_id: str
+    conversation_id: str | None = None
+    pending: list[TurnRequest] = field(default_factory=list)
+    idle_timeout_s: float = 1800.0
+    max_pending_turns: int = 32
+    max_turns_per_run: int = 100  # continue-as-new after this many turns
+    llm_heartbeat_timeout_s: float = 30.0
+    generation: int = 0
+
+
+@dataclass
+class AgentStatus:
+    busy_run_id: str | None
+    queue_length: int
+    turns_this_run: int = 0
+    generation: int = 0
+
+
+@dataclass
+class _Failure:
+    status: str
+    stop_reason: str
+    error_type: str | None = None
+    message: str | None = None
+
+
+@workflow.defn
+class AgentWorkflow:
+    @workflow.init
+    def __init__(self, inp: AgentWorkflowInput) -> None:
+        self.inp = inp
+        self.pending: list[TurnRequest] = list(inp.pending)
+        self.results: dict[str, TurnResult] = {}
+        self.busy_run_id: str | None = None
+        self.cancelled: set[str] = set()
+        self.inflight: workflow.ActivityHandle | None = None
+        self.turns = 0
+
+    @workflow.run
+    async def run(self, inp: AgentWorkflowInput) -> None:
+        while await self._turn_arrives_before_idle_timeout():
+            turn = self.pending.pop(0)
+            self.results[turn.run_id] = await self._take_turn(turn)
+            self.turns += 1
+            if self._history_is_long():
+                # Updates still waiting for a queued turn keep handlers open: serve them first.
+                await workflow.wait_condition(lambda: workflow.all_handlers_finished() or bool(self.pending))
+                if workflow.all_handlers_finished():
+                    workflow.continue_as_new(self._carry_over())
+
+    async def _turn_arrives_before_idle_timeout(self) -> bool:
+        while True:
+            workflow.set_current_details(f"idle; {self.turns} turns this run")
+            try:
+                await workflow.wait_condition(lambda: bool(self.pending), timeout=timedelta(seconds=self.inp.idle_timeout_s))
+                return True
+            except TimeoutError:
+                pass
+            await workflow.wait_condition(lambda: workflow.all_handlers_finished() or bool(self.pending))
+            if not self.pending:
+                return False
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() > HISTORY_EVENTS_LIMIT
+            or info.get_current_history_size() > HISTORY_BYTES_LIMIT
+            or self.turns >= self.inp.max_turns_per_run
+        )
+
+    def _carry_over(self) -> AgentWorkflowInput:
+        i = self.inp
+        return AgentWorkflowInput(
+            org_id=i.org_id, agent_id=i.agent_id, conversation_id=i.conversation_id, pending=list(self.pending),
+            idle_timeout_s=i.idle_timeout_s, max_pending_turns=i.max_pending_turns,
+            max_turns_per_run=i.max_turns_per_run, llm_heartbeat_timeout_s=i.llm_heartbeat_timeout_s,
+            generation=i.generation + 1,
+        )  # fmt: skip
+
+    # --- one turn -------------------------------------------------------------------------------
+
+    async def _take_turn(self, turn: TurnRequest) -> TurnResult:
+        self.busy_run_id = turn.run_id
+        workflow.set_current_details(f"working on {turn.run_id}")
+        usage, step_count = Usage(), 0
+        try:
+            if turn.run_id in self.cancelled:
+                return await self._finish(turn, _Failure("cancelled", "cancelled"), usage, 0)
+            start = await steps.begin_turn(BeginTurnInput(self.inp.org_id, self.inp.agent_id, turn.run_id, self.inp.conversation_id))
+            if start.is_already_finished:
+                return TurnResult(turn.run_id, "end_turn", "completed")
+            stop_reason = "max_steps"
+            for step_index in range(max(1, turn.max_steps)):
+                step_count += 1
+                outcome = await self._guarded(turn, steps.start_llm_step(
+                    LlmStepInput(self.inp.org_id, self.inp.agent_id, turn.run_id, step_index, self.inp.conversation_id),
+                    start.model, self.inp.llm_heartbeat_timeout_s,
+                ))  # fmt: skip
+                usage = _add(usage, outcome.usage)
+                keep, reason = outcome.keep_stepping, outcome.stop_reason
+                if outcome.tool_call_count:
+                    tools = ToolsInput(self.inp.org_id, self.inp.agent_id, turn.run_id, step_index,
+                                       step_index + 1 >= turn.max_steps, self.inp.conversation_id)  # fmt: skip
+                    done = await self._guarded(turn, steps.start_tools(tools, f"tools of step {step_index + 1}", self.inp.llm_heartbeat_timeout_s))
+                    keep, reason = done.keep_stepping, done.stop_reason
+                if not keep:
+                    stop_reason = reason or "end_turn"
+                    break
+            result = await self._finish(turn, None, usage, step_count, stop_reason)
+            if start.has_callback:
+                await steps.deliver_callback(CallbackInput(self.inp.org_id, turn.run_id))
+            return result
+        except ActivityError as err:
+            return await self._finish(turn, _failure_of(err), usage, step_count)
+        except _Cancelled:
+            return await self._finish(turn, _Failure("cancelled", "cancelled"), usage, step_count)
+        finally:
+            self.busy_run_id = None
+
+    async def _guarded(self, turn: TurnRequest, handle: workflow.ActivityHandle):  # noqa: ANN202
+        """Await an activity that `cancel_run` may cancel; a cancel requested just before is honoured too."""
+        self.inflight = handle
+        try:
+            if turn.run_id in self.cancelled:
+                handle.cancel()
+            return await handle
+        except ActivityError as err:
+            if isinstance(err.cause, CancelledError) or turn.run_id in self.cancelled:
+                raise _Cancelled() from err
+            raise
+        finally:
+            self.inflight = None
+            if turn.run_id in self.cancelled:
+                raise _Cancelled()
+
+    async def _finish(
+        self, turn: TurnRequest, failure: _Failure | None, usage: Usage, step_count: int, stop_reason: str = "end_turn"
+    ) -> TurnResult:
+        status = failure.status if failure else "completed"
+        reason = failure.stop_reason if failure else stop_reason
+        await steps.finish_turn(FinishTurnInput(
+            self.inp.org_id, self.inp.agent_id, turn.run_id, status, reason, step_count, usage,
+            failure.error_type if failure else None, failure.message if failure else None,
+        ))  # fmt: skip
+        usage_dict = {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+                      "total_tokens": usage.total_tokens}  # fmt: skip
+        return TurnResult(turn.run_id, reason, status, step_count, usage_dict)
+
+    # --- handlers ---------------------------------------------------------------------------------
+
+    @workflow.update
+    async def send_message(self, req: TurnRequest) -> TurnResult:
+        self._enqueue(req)
+        await workflow.wait_condition(lambda: req.run_id in self.results)
+        return self.results[req.run_id]
+
+    @send_message.validator
+    def _validate_send_message(self, req: TurnRequest) -> None:
+        if len(self.pending) >= self.inp.max_pending_turns:
+            raise ApplicationError(f"agent {self.inp.agent_id} has {len(self.pending)} queued turns", type="QueueFull")
+        if not req.run_id:
+            raise ApplicationError("run_id is required", type="InvalidTurn")
+
+    @workflow.signal
+    def enqueue(self, req: TurnRequest) -> None:
+        self._enqueue(req)
+
+    def _enqueue(self, req: TurnRequest) -> None:
+        known = req.run_id in self.results or req.run_id == self.busy_run_id
+        if not known and all(p.run_id != req.run_id for p in self.pending):
+            self.pending.append(req)
+
+    @workflow.signal
+    def cancel_run(self, run_id: str) -> None:
+        self.cancelled.add(run_id)
+        if run_id == self.busy_run_id and self.inflight is not None:
+            self.inflight.cancel()
+
+    @workflow.query
+    def status(self) -> AgentStatus:
+        return AgentStatus(self.busy_run_id, len(self.pending), self.turns, self.inp.generation)
+
+
+class _Cancelled(Exception):
+    """The user cancelled the turn being worked on."""
+
+
+def _add(a: Usage, b: Usage) -> Usage:
+    return Usage(a.prompt_tokens + b.prompt_tokens, a.completion_tokens + b.completion_tokens, a.total_tokens + b.total_tokens)
+
+
+def _failure_of(err: ActivityError) -> _Failure:
+    cause = err.cause
+    kind = cause.type if isinstance(cause, ApplicationError) else None
+    message = str(cause) if cause is not None else str(err)
+    if kind == CONTEXT_WINDOW_EXCEEDED:
+        return _Failure("failed", "error", "context_window_exceeded", message)
+    if kind in LLM_ERROR_TYPES or kind is None:  # None: the retry budget ran out on timeouts
+        return _Failure("failed", "llm_api_error", "llm_error", message)
+    if kind == INVALID_LLM_RESPONSE:
+        return _Failure("failed", "invalid_llm_response", "invalid_llm_response", message)
+    return _Failure("failed", "error", "internal_error", message)

@@ -1,0 +1,80 @@
+"""One typed wrapper per activity: timeouts and retry policies live here, so the loop stays readable."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.workflow import ActivityCancellationType, ActivityHandle
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import (
+        BEGIN_TURN,
+        CONTEXT_WINDOW_EXCEEDED,
+        DELIVER_CALLBACK,
+        EXECUTE_TOOLS,
+        FINISH_TURN,
+        LLM_STEP,
+        NOT_FOUND,
+        PAYLOAD_TOO_LARGE,
+        BeginTurnInput,
+        CallbackInput,
+        FinishTurnInput,
+        LlmStepInput,
+        StepOutcome,
+        ToolsInput,
+        ToolsOutcome,
+        TurnStart,
+    )
+
+LLM_STEP_TIMEOUT = timedelta(minutes=10)
+TOOLS_TIMEOUT = timedelta(minutes=5)
+DB_WRITE_TIMEOUT = timedelta(seconds=30)
+# Provider SDK retries are off; this policy owns them. 4xx/auth/context overflow come back non-retryable.
+LLM_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_attempts=4,
+    non_retryable_error_types=[CONTEXT_WINDOW_EXCEEDED, NOT_FOUND, PAYLOAD_TOO_LARGE],
+)  # fmt: skip
+DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5, non_retryable_error_types=[NOT_FOUND])
+# A run must never stay "running": finishing retries until the database is back.
+FINISH_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+CALLBACK_RETRY = RetryPolicy(maximum_attempts=1)
+
+
+def start_llm_step(step: LlmStepInput, model: str, heartbeat_timeout_s: float) -> ActivityHandle[StepOutcome]:
+    return workflow.start_activity(
+        LLM_STEP, step, result_type=StepOutcome, start_to_close_timeout=LLM_STEP_TIMEOUT,
+        heartbeat_timeout=timedelta(seconds=heartbeat_timeout_s), retry_policy=LLM_RETRY,
+        cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        summary=f"llm step {step.step_index + 1} ({model})",
+    )  # fmt: skip
+
+
+def start_tools(inp: ToolsInput, summary: str, heartbeat_timeout_s: float) -> ActivityHandle[ToolsOutcome]:
+    return workflow.start_activity(
+        EXECUTE_TOOLS, inp, result_type=ToolsOutcome, start_to_close_timeout=TOOLS_TIMEOUT,
+        heartbeat_timeout=timedelta(seconds=max(heartbeat_timeout_s, 30.0)), retry_policy=DB_RETRY,
+        cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED, summary=summary,
+    )  # fmt: skip
+
+
+async def begin_turn(inp: BeginTurnInput) -> TurnStart:
+    return await workflow.execute_local_activity(
+        BEGIN_TURN, inp, result_type=TurnStart, start_to_close_timeout=DB_WRITE_TIMEOUT, retry_policy=DB_RETRY,
+        summary="begin turn",
+    )  # fmt: skip
+
+
+async def finish_turn(inp: FinishTurnInput) -> None:
+    await workflow.execute_local_activity(
+        FINISH_TURN, inp, start_to_close_timeout=DB_WRITE_TIMEOUT, retry_policy=FINISH_RETRY,
+        summary=f"finish turn ({inp.stop_reason})",
+    )  # fmt: skip
+
+
+async def deliver_callback(inp: CallbackInput) -> None:
+    await workflow.execute_activity(
+        DELIVER_CALLBACK, inp, start_to_close_timeout=timedelta(seconds=30), retry_policy=CALLBACK_RETRY,
+        summary="run callback",
+    )  # fmt: skip
