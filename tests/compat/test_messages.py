@@ -214,3 +214,43 @@ async def test_cancel_with_nothing_active_is_409_not_retried(
         letta.agents.messages.cancel(agent_id)
     raw = httpx.post(f"{live_url}/v1/agents/{agent_id}/messages/cancel", json={})
     assert raw.status_code == 409 and raw.headers["x-should-retry"] == "false"
+
+
+@pytest.mark.usefixtures("worker_running")
+def test_sdk_retry_of_an_identical_body_attaches_to_the_first_run(letta: Letta) -> None:
+    """No otid: only a request the SDK marks as a retry is deduped; the same text sent again on purpose is a turn."""
+    agent_id = _new_agent(letta, "body-retry")
+    first = letta.agents.messages.create(agent_id, input="Same words")
+    retried = letta.agents.messages.create(
+        agent_id, input="Same words", extra_headers={"x-stainless-retry-count": "1"}
+    )
+    assert retried.usage.run_ids == first.usage.run_ids
+    streamed = list(letta.agents.messages.create(agent_id, input="Streamed words", streaming=True))
+    replayed = list(letta.agents.messages.create(agent_id, input="Streamed words", streaming=True,
+                                                 extra_headers={"x-stainless-retry-count": "1"}))  # fmt: skip
+    assert [c.model_dump() for c in streamed[1:]] == [c.model_dump() for c in replayed[1:]]  # after the pings
+    again = letta.agents.messages.create(agent_id, input="Same words")
+    assert again.usage.run_ids != first.usage.run_ids
+    users = [
+        m
+        for m in letta.agents.messages.list(agent_id)
+        if isinstance(m, UserMessage) and m.content == "Same words"
+    ]
+    assert len(users) == 2
+
+
+@pytest.mark.usefixtures("worker_running")
+def test_reset_and_summarize(letta: Letta) -> None:
+    agent_id = _new_agent(letta, "reset")
+    letta.agents.messages.create(agent_id, input="Remember this turn")
+    before = letta.agents.messages.compact(agent_id)
+    assert before.num_messages_before == before.num_messages_after >= 3
+    state = letta.agents.messages.reset(agent_id)
+    assert state is None or state.id == agent_id
+    after = letta.agents.messages.compact(agent_id)
+    assert after.num_messages_before == 1  # only the system message is left in context
+    assert any(
+        isinstance(m, UserMessage) for m in letta.agents.messages.list(agent_id)
+    )  # recall keeps history
+    reply = letta.agents.messages.create(agent_id, input="Hello again")
+    assert any(isinstance(m, AssistantMessage) for m in reply.messages)
