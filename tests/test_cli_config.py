@@ -91,3 +91,14 @@ def test_status_reads_the_data_dir_from_dotenv_and_reports_nothing_running(tmp_p
     assert result.returncode == 1
     assert f"not running from {tmp_path / 'elsewhere'}" in result.stdout
     assert "not answering" in result.stdout and "not reachable" in result.stdout
+
+
+def test_readme_configuration_table_lists_every_setting() -> None:
+    from pydantic import AliasChoices
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        var = str(alias.choices[0]) if isinstance(alias, AliasChoices) else f"ENGRAM_{name.upper()}"
+        assert f"| `{var}` |" in table, f"README's configuration table lacks {var}"
