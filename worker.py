@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -39,6 +40,9 @@ def build_worker(client: Client, settings: Settings, sessions: async_sessionmake
         activities=[llm.llm_step, tools.execute_tools, turns.begin_turn, turns.finish_turn, turns.deliver_callback],
         workflow_runner=workflow_runner(),
         max_concurrent_activities=200,
+        # Cancellation reaches an activity only in a heartbeat response; the default throttle (0.8 x the
+        # heartbeat timeout) would delay a user's cancel by ~24 s.
+        max_heartbeat_throttle_interval=timedelta(seconds=1),
     )
 
 
