@@ -6,7 +6,7 @@ Request models ignore unknown fields (newer SDKs add some) and accept every fiel
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
@@ -249,6 +249,13 @@ class LettaResponse(BaseModel):
     usage: UsageStatistics
 
 
+def _known_stop_reason(value: str | None) -> str | None:
+    """A stored value outside the SDK's enum would make the client mis-parse the whole object."""
+    if value is None:
+        return None
+    return value if value in get_args(StopReasonType) else "error"
+
+
 class RunRequestConfig(BaseModel):
     use_assistant_message: bool | None = None
     assistant_message_tool_name: str | None = None
@@ -284,7 +291,8 @@ class RunOut(BaseModel):
             metadata["error"] = run.error
         config = run.request_config or {}
         return cls(
-            id=run.id, agent_id=run.agent_id, status=run.status, stop_reason=run.stop_reason,
+            id=run.id, agent_id=run.agent_id, status=run.status,
+            stop_reason=_known_stop_reason(run.stop_reason),
             background=bool(run.background), conversation_id=run.conversation_id, created_at=run.created_at,
             completed_at=run.completed_at, callback_url=run.callback_url, callback_sent_at=run.callback_sent_at,
             callback_status_code=run.callback_status_code, callback_error=run.callback_error, metadata=metadata,
@@ -317,7 +325,7 @@ class StepOut(BaseModel):
         error = step.error or None
         return cls(
             id=step.id, run_id=step.run_id, agent_id=step.agent_id, model=step.model, provider_name=step.provider,
-            status=status, stop_reason=step.stop_reason, prompt_tokens=step.prompt_tokens,
+            status=status, stop_reason=_known_stop_reason(step.stop_reason), prompt_tokens=step.prompt_tokens,
             completion_tokens=step.completion_tokens, total_tokens=step.total_tokens, error_data=error,
             error_type=(error or {}).get("type") if error else None, created_at=step.created_at,
             duration_ns=step.duration_ns,

@@ -8,9 +8,11 @@ that dies without its terminal events still ends. The last tests stream real tur
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from typing import Any
 
+import httpx
 import pytest
 from letta_client import APIStatusError, AsyncLetta, Letta
 from letta_client.types.agents.letta_streaming_response import (
@@ -119,6 +121,18 @@ async def test_a_run_that_died_without_terminal_events_still_ends(sessions: Any,
     assert isinstance(chunks[-1], LettaStopReason) and chunks[-1].stop_reason == "llm_api_error"
     assert err.value.body["error_type"] == "stream_incomplete"  # type: ignore[index]
     assert err.value.body["run_id"] == run_id  # type: ignore[index]
+
+
+async def test_stream_headers_disable_buffering(sessions: Any, live_url: str) -> None:
+    _, run_id = await _agent_and_run(sessions)
+    await _append(sessions, run_id, TERMINAL)
+    async with httpx.AsyncClient() as http:
+        response = await http.post(f"{live_url}/v1/runs/{run_id}/stream", json={"include_pings": False})
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.headers["cache-control"] == "no-cache" and response.headers["x-accel-buffering"] == "no"
+    assert response.text.endswith("data: [DONE]\n\n")
+    first = json.loads(response.text.split("\n", 1)[0].removeprefix("data: "))
+    assert first == {"message_type": "stop_reason", "stop_reason": "end_turn", "seq_id": 1, "run_id": run_id}
 
 
 async def test_unknown_or_malformed_run_ids(aletta: AsyncLetta) -> None:
