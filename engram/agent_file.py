@@ -296,7 +296,7 @@ async def _import_messages(session: AsyncSession, org_id: str, agent: Agent, a: 
     if not rows:
         return
     result = await session.execute(select(Message.id, Message.position).where(Message.agent_id == agent.id))
-    positions = {message_id: position for message_id, position in result.all()}
+    positions = dict(result.tuples().all())
     in_context = [rows[i] for i in a.get("in_context_message_ids") or [] if i in rows]
     if in_context and in_context[0].role == "system":
         agent.system_message_id = in_context[0].id

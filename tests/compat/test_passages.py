@@ -44,7 +44,7 @@ def test_search_ranks_by_similarity_and_filters_tags(letta: Letta, archival_agen
     assert [r.content for r in both.results] == [FACTS[3][0]]
 
 
-def test_other_agents_do_not_see_these_passages(letta: Letta, archival_agent: str)  # noqa: ARG001 -> None:
+def test_other_agents_do_not_see_these_passages(letta: Letta, archival_agent: str) -> None:  # noqa: ARG001
     other = letta.agents.create(name="stranger")
     assert letta.agents.passages.list(other.id) == []
     assert letta.agents.passages.search(other.id, query="cat").count == 0
