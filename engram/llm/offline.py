@@ -1,0 +1,357 @@
+"""`engram/offline`: a deterministic, network-free demo and test model that speaks the tool protocol.
+
+It is not a language model. It reads the latest user message and the compiled core memory in the
+system prompt and then, like a MemGPT agent would:
+  1. saves stated facts ("my name is Ada", "I like chess") with a memory tool (memory_insert,
+     memory_replace, core_memory_append/replace or memory_rethink), asking for a heartbeat when the
+     tool has a `request_heartbeat` parameter;
+  2. otherwise replies: acknowledges what it saved this turn, answers questions about the user from
+     the `human` block, or says something generic;
+  3. delivers the reply with `send_message` when offered (memgpt styles), else as plain content
+     (letta_v1 style);
+  4. never loops: after a failed tool call it explains instead of retrying, and it makes at most a
+     few tool calls per turn.
+Same request, same response: tool-call ids derive from the request, so retries are identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from engram.llm.base import (
+    ChatMessage,
+    LlmRequest,
+    LlmResponse,
+    OnDelta,
+    StreamDelta,
+    ToolCall,
+    ToolSpec,
+    Usage,
+)
+from engram.llm.offline_facts import (
+    Fact,
+    answer_question,
+    conflicting_line,
+    extract_facts,
+    facts_in_block,
+    is_known,
+    join_phrases,
+    parse_memory_blocks,
+)
+from engram.llm.tokens import estimate_text_tokens, estimate_tokens
+
+OFFLINE_HANDLE = "engram/offline"
+MAX_TOOL_CALLS_PER_TURN = 4
+_SYSTEM_EVENT_TYPES = frozenset({"heartbeat", "system_alert", "login", "system_message"})
+_HIDDEN_PREFIX = "[This is an automated system message hidden from the user]"
+_MEMORY_TOOLS = (
+    "memory_insert",
+    "memory_replace",
+    "core_memory_append",
+    "core_memory_replace",
+    "memory_rethink",
+)
+
+
+class OfflineProvider:
+    """The `LlmProvider` for `engram/offline`; stateless, so one instance serves every agent."""
+
+    name = "engram"
+
+    async def complete(self, request: LlmRequest, on_delta: OnDelta | None = None) -> LlmResponse:
+        response = respond(request)
+        if on_delta is not None:
+            await _stream(response, on_delta)
+        return response
+
+
+@dataclass
+class _Call:
+    call: ToolCall
+    result: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.result is not None and _is_failure(self.result)
+
+
+@dataclass
+class _Turn:
+    """What the model can see: the user's latest words, what it did since, and core memory."""
+
+    user_text: str
+    calls: list[_Call] = field(default_factory=list)
+    blocks: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def memory_label(self) -> str:
+        if "human" in self.blocks:
+            return "human"
+        return next((label for label in self.blocks if label != "persona"), "human")
+
+    @property
+    def saved_facts(self) -> list[Fact]:
+        """Facts this turn's successful memory edits wrote (the system prompt may not show them yet)."""
+        saved: list[Fact] = []
+        for done in self.calls:
+            if done.call.name in _MEMORY_TOOLS and not done.failed:
+                args = _loads(done.call.arguments)
+                text = str(
+                    args.get("new_string")
+                    or args.get("content")
+                    or args.get("new_content")
+                    or args.get("new_memory")
+                    or ""
+                )
+                saved.extend(facts_in_block(text))
+        return saved
+
+    @property
+    def memory_text(self) -> str:
+        return self.blocks.get(self.memory_label, "") + "\n" + "\n".join(f.line for f in self.saved_facts)
+
+    def pending_facts(self) -> list[Fact]:
+        memory = self.memory_text
+        return [f for f in extract_facts(self.user_text) if not is_known(f, memory)]
+
+
+def respond(request: LlmRequest) -> LlmResponse:
+    """The offline model's whole behaviour: a pure function of the request (also used by tests' fake server)."""
+    turn = _read_turn(request.messages)
+    tools = {} if request.tool_choice == "none" else {t.name: t for t in request.tools}
+    reasoning, content, call = _decide(turn, tools, request.tool_choice)
+    tool_calls = []
+    if call is not None:
+        name, args = call
+        arguments = json.dumps(args)
+        digest = hashlib.sha256(f"{len(request.messages)}:{name}:{arguments}".encode()).hexdigest()
+        tool_calls.append(ToolCall(id=f"call_{digest[:24]}", name=name, arguments=arguments))
+    prompt = estimate_tokens(request.messages, request.tools)
+    completion = estimate_text_tokens((content or "") + reasoning + "".join(c.arguments for c in tool_calls))
+    return LlmResponse(
+        content=content,
+        reasoning=reasoning,
+        tool_calls=tool_calls,
+        finish_reason="tool_calls" if tool_calls else "stop",
+        usage=Usage(prompt, completion, prompt + completion),
+        model=request.model,
+    )
+
+
+def _decide(
+    turn: _Turn, tools: dict[str, ToolSpec], tool_choice: str
+) -> tuple[str, str | None, tuple[str, dict] | None]:
+    """(reasoning, plain content, tool call) for this step."""
+    forced = tool_choice if tool_choice in tools else None
+    last_failed = bool(turn.calls) and turn.calls[-1].failed
+    may_edit = not last_failed and len(turn.calls) < MAX_TOOL_CALLS_PER_TURN
+    pending = turn.pending_facts() if may_edit else []
+    if pending and forced in (None, *_MEMORY_TOOLS):
+        edit = _memory_edit(turn, pending, tools if forced is None else {forced: tools[forced]})
+        if edit is not None:
+            return edit[0], None, edit[1]
+    if last_failed:
+        reasoning, reply = (
+            "The last tool call failed; explaining instead of retrying.",
+            _failure_reply(turn.calls[-1]),
+        )
+    else:
+        reasoning, reply = _compose_reply(turn)
+    if last_failed and turn.calls[-1].call.name == "send_message":
+        return reasoning, reply, None  # the reply tool itself failed: answer in plain text, never loop
+    if forced is not None and forced != "send_message":
+        return reasoning, None, (forced, _placeholder_args(tools[forced], reply, turn.memory_label))
+    if "send_message" in tools:
+        return (
+            reasoning,
+            None,
+            ("send_message", _with_heartbeat(tools["send_message"], {"message": reply}, False)),
+        )
+    if tool_choice == "required" and tools:
+        first = next(iter(tools.values()))
+        return reasoning, None, (first.name, _placeholder_args(first, reply, turn.memory_label))
+    return reasoning, reply, None
+
+
+def _memory_edit(
+    turn: _Turn, facts: list[Fact], tools: dict[str, ToolSpec]
+) -> tuple[str, tuple[str, dict]] | None:
+    """(reasoning, (tool, args)) saving `facts` with the best memory tool on offer; None if none fits."""
+    label = turn.memory_label
+    memory = turn.blocks.get(label, "")
+    for fact in facts:
+        old_line = conflicting_line(fact, memory)
+        if old_line is None:
+            continue
+        for tool, old_key, new_key in (
+            ("memory_replace", "old_string", "new_string"),
+            ("core_memory_replace", "old_content", "new_content"),
+        ):
+            if tool in tools:
+                args = {"label": label, old_key: old_line, new_key: fact.line}
+                reasoning = f"User updated {_describe([fact])}; replacing the old entry in core memory."
+                return reasoning, (tool, _with_heartbeat(tools[tool], args, True))
+    lines = "\n".join(f.line for f in facts)
+    reasoning = f"User shared {_describe(facts)}; saving to core memory."
+    if "memory_insert" in tools:
+        args: dict[str, Any] = {"label": label, "new_string": lines}
+        if "insert_line" in _properties(tools["memory_insert"]):
+            args["insert_line"] = -1
+        return reasoning, ("memory_insert", _with_heartbeat(tools["memory_insert"], args, True))
+    if "core_memory_append" in tools:
+        args = {"label": label, "content": lines}
+        return reasoning, ("core_memory_append", _with_heartbeat(tools["core_memory_append"], args, True))
+    if "memory_rethink" in tools:
+        args = {"label": label, "new_memory": (memory + "\n" + lines).strip()}
+        return reasoning, ("memory_rethink", _with_heartbeat(tools["memory_rethink"], args, True))
+    return None
+
+
+def _compose_reply(turn: _Turn) -> tuple[str, str]:
+    """(reasoning, reply text): acknowledge saved facts, answer a question from memory, or chat."""
+    saved = [f for f in turn.saved_facts if f in extract_facts(turn.user_text)] or turn.saved_facts
+    answer = answer_question(turn.user_text, turn.memory_text, turn.blocks.get("persona", ""))
+    parts = []
+    if saved:
+        parts.append(f"Got it, I'll remember that {join_phrases([f.phrase() for f in saved])}.")
+    unsaved = [f for f in extract_facts(turn.user_text) if f not in saved]
+    already = [f for f in unsaved if is_known(f, turn.memory_text)]
+    if already:
+        parts.append(f"I already know that {join_phrases([f.phrase() for f in already])}.")
+    if len(already) < len(unsaved) and not saved:  # no memory tool on offer
+        told = [f.phrase() for f in unsaved if f not in already]
+        parts.append(f"Thanks for telling me that {join_phrases(told)}.")
+    if answer:
+        parts.append(answer)
+    if parts:
+        reasoning = "Memory updated; confirming to the user." if saved else "Answering from what I know."
+        return reasoning, " ".join(parts)
+    return "Replying to the user.", _small_talk(turn)
+
+
+def _small_talk(turn: _Turn) -> str:
+    text = turn.user_text.strip()
+    name = next((f.value for f in facts_in_block(turn.memory_text) if f.key == "Name"), None)
+    if not text or re.match(
+        r"^(hi|hello|hey|good (morning|afternoon|evening)|greetings)\b", text, re.IGNORECASE
+    ):
+        return f"Hello{', ' + name if name else ''}! How can I help you today?"
+    if re.match(r"^(thanks|thank you|thx)\b", text, re.IGNORECASE):
+        return "You're welcome!"
+    gist = text if len(text) <= 80 else text[:77].rstrip() + "..."
+    return (
+        f'You said: "{gist}". I\'m the offline demo model: tell me about yourself (your name, what you '
+        "like) and I'll remember it."
+    )
+
+
+def _failure_reply(failed: _Call) -> str:
+    detail = _loads(failed.result or "").get("message") or failed.result or ""
+    detail = str(detail).strip()[:200]
+    return f"Sorry, I couldn't complete that: my {failed.call.name} call failed ({detail})."
+
+
+def _describe(facts: list[Fact]) -> str:
+    keys = {f.key for f in facts}
+    if keys == {"Name"}:
+        return "their name"
+    if keys <= {"Likes", "Dislikes"}:
+        return "a preference"
+    return "something about themselves" if len(facts) == 1 else "some facts about themselves"
+
+
+def _read_turn(messages: list[ChatMessage]) -> _Turn:
+    system = "\n".join(m.content or "" for m in messages if m.role == "system")
+    turn_start, user_text = 0, ""
+    for index in range(len(messages) - 1, -1, -1):
+        text = _user_text(messages[index])
+        if text is not None:
+            turn_start, user_text = index + 1, text
+            break
+    results = {m.tool_call_id: m.content or "" for m in messages[turn_start:] if m.role == "tool"}
+    calls = [
+        _Call(c, results.get(c.id))
+        for m in messages[turn_start:]
+        if m.role == "assistant"
+        for c in m.tool_calls
+    ]
+    return _Turn(user_text=user_text, calls=calls, blocks=parse_memory_blocks(system))
+
+
+def _user_text(message: ChatMessage) -> str | None:
+    """The words of a real user message; None for heartbeats and other system events sent as user rows."""
+    if message.role != "user" or message.content is None:
+        return None
+    text = message.content.strip()
+    if text.startswith(_HIDDEN_PREFIX):
+        return None
+    event = _loads(text)
+    if event.get("type") in _SYSTEM_EVENT_TYPES:
+        return None
+    if event.get("type") == "user_message" and isinstance(event.get("message"), str):
+        return event["message"]  # legacy Letta wrapping of user text
+    return text
+
+
+def _is_failure(result: str) -> bool:
+    packaged = _loads(result)
+    message = str(packaged.get("message", ""))
+    return (
+        packaged.get("status") == "Failed"
+        or result.lstrip().startswith("Error")
+        or message.startswith("Error")
+    )
+
+
+def _loads(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, TypeError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _properties(tool: ToolSpec) -> dict[str, Any]:
+    return (tool.parameters or {}).get("properties") or {}
+
+
+def _with_heartbeat(tool: ToolSpec, args: dict[str, Any], wants_more: bool) -> dict[str, Any]:
+    if "request_heartbeat" in _properties(tool):
+        args["request_heartbeat"] = wants_more
+    return args
+
+
+_PLACEHOLDERS = {"string": "", "integer": 0, "number": 0, "boolean": False, "array": [], "object": {}}
+
+
+def _placeholder_args(tool: ToolSpec, reply: str, label: str) -> dict[str, Any]:
+    """Plausible arguments for a tool the request forces: the reply for text fields, else type defaults."""
+    properties = _properties(tool)
+    args: dict[str, Any] = {}
+    for name in (tool.parameters or {}).get("required") or []:
+        kind = (properties.get(name) or {}).get("type", "string")
+        if name == "label":
+            args[name] = label
+        elif kind == "string" and name in ("message", "content", "query"):
+            args[name] = reply
+        else:
+            args[name] = _PLACEHOLDERS.get(kind, "")
+    return _with_heartbeat(tool, args, True)
+
+
+async def _stream(response: LlmResponse, on_delta: OnDelta) -> None:
+    """Replay a finished response as deltas: reasoning, content in word chunks, tool-call arguments."""
+    if response.reasoning:
+        await on_delta(StreamDelta(kind="reasoning", text=response.reasoning))
+    for word in re.findall(r"\s*\S+", response.content or ""):
+        await on_delta(StreamDelta(kind="content", text=word))
+    for index, call in enumerate(response.tool_calls):
+        await on_delta(StreamDelta(kind="tool_call", index=index, tool_call_id=call.id, tool_name=call.name))
+        for start in range(0, len(call.arguments), 16):
+            await on_delta(
+                StreamDelta(kind="tool_call", text=call.arguments[start : start + 16], index=index)
+            )
