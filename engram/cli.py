@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 
+from pydantic import ValidationError
+
 from engram.config import Settings
 
 
@@ -181,7 +183,12 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         args.agent = DEFAULT_AGENT
     try:
-        code = args.func(args, Settings())
+        settings = Settings()
+    except ValidationError as exc:
+        _out(f"error: invalid configuration (ENGRAM_* environment or .env):\n{exc}", err=True)
+        sys.exit(2)
+    try:
+        code = args.func(args, settings)
     except KeyboardInterrupt:
         code = 130
     sys.stdout.flush()

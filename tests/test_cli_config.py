@@ -102,3 +102,17 @@ def test_readme_configuration_table_lists_every_setting() -> None:
         alias = field.validation_alias
         var = str(alias.choices[0]) if isinstance(alias, AliasChoices) else f"ENGRAM_{name.upper()}"
         assert f"| `{var}` |" in table, f"README's configuration table lacks {var}"
+
+
+def test_invalid_setting_is_reported_without_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("ENGRAM_API_PORT=eighty\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "engram.cli", "status"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "invalid configuration" in result.stderr and "api_port" in result.stderr
+    assert "Traceback" not in result.stderr
