@@ -56,14 +56,15 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-async def export_agent(session: AsyncSession, org_id: str, agent_id: str) -> dict[str, Any]:
-    """The agent, its blocks, tools and message history as one v2 Agent File document."""
+async def export_agent(
+    session: AsyncSession, org_id: str, agent_id: str, *, include_messages: bool = True
+) -> dict[str, Any]:
+    """The agent, its blocks, tools and (unless scrubbed) message history as one v2 Agent File document."""
     agent = await agent_store.get_agent(session, org_id, agent_id)
     blocks = await block_store.list_agent_blocks(session, org_id, agent_id)
     tools = await tool_store.list_agent_tools(session, org_id, agent_id)
-    messages = list(
-        await session.scalars(select(Message).where(Message.agent_id == agent_id).order_by(Message.position))
-    )
+    history = select(Message).where(Message.agent_id == agent_id).order_by(Message.position)
+    messages = list(await session.scalars(history)) if include_messages else []
     block_ids = {b.id: f"block-{i}" for i, b in enumerate(blocks)}
     tool_ids = {t.id: f"tool-{i}" for i, t in enumerate(tools)}
     message_ids = {m.id: f"message-{i}" for i, m in enumerate(messages)}
@@ -296,7 +297,7 @@ async def _import_messages(session: AsyncSession, org_id: str, agent: Agent, a: 
     if not rows:
         return
     result = await session.execute(select(Message.id, Message.position).where(Message.agent_id == agent.id))
-    positions = dict(result.tuples().all())
+    positions: dict[str, int] = {row[0]: row[1] for row in result.all()}
     in_context = [rows[i] for i in a.get("in_context_message_ids") or [] if i in rows]
     if in_context and in_context[0].role == "system":
         agent.system_message_id = in_context[0].id

@@ -21,9 +21,14 @@ MAX_AGENT_FILE_BYTES = 64 * 1024 * 1024
 
 
 @router.get("/agents/{agent_id}/export", response_class=Response)
-async def export_agent_file(agent: AgentDep, session: SessionDep, actor: ActorDep) -> Response:
+async def export_agent_file(
+    agent: AgentDep, session: SessionDep, actor: ActorDep, scrub_messages: bool = False,
+    use_legacy_format: bool = False,
+) -> Response:  # fmt: skip
     """The SDK returns this body verbatim as a string (`cast_to=str`), so it is the document itself."""
-    doc = await export_agent(session, actor.org_id, agent.id)
+    if use_legacy_format:
+        raise InvalidInput("the legacy (v1) agent file format is not supported; export the v2 format")
+    doc = await export_agent(session, actor.org_id, agent.id, include_messages=not scrub_messages)
     return Response(json.dumps(doc, default=str), media_type="application/json")
 
 

@@ -8,10 +8,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Query
 
-from api.deps import ActorDep, AgentDep, SessionDep, SettingsDep
+from api.deps import ActorDep, AgentDep, SessionDep, SettingsDep, get_agent_row
 from api.routes._paths import clamp_limit, collection
 from api.schemas.common import DeleteResponse
-from api.schemas.passages import CreatePassage, PassageOut, SearchResponse, SearchResult
+from api.schemas.passages import (
+    CreatePassage,
+    PassageOut,
+    PassageSearch,
+    ScoredPassage,
+    SearchResponse,
+    SearchResult,
+)
 from engram.config import Settings
 from engram.embed.base import Embedder
 from engram.embed.registry import resolve_embedder
@@ -82,9 +89,30 @@ async def search_passages(
         SearchResult(
             id=p.id, content=p.text, timestamp=p.created_at.astimezone(zone).isoformat(), tags=list(p.tags)
         )
-        for p in rows
+        for p, _ in rows
     ]
     return SearchResponse(count=len(results), results=results)
+
+
+@router.post("/passages/search", response_model=list[ScoredPassage], tags=["passages"])
+async def search_all_passages(
+    body: PassageSearch, session: SessionDep, actor: ActorDep, settings: SettingsDep
+) -> list[ScoredPassage]:
+    """`client.passages.search`: the same per-agent search, answered as scored passages."""
+    if not body.agent_id:
+        raise InvalidInput("agent_id is required (searching archives without an agent is not supported yet)")
+    agent = await get_agent_row(body.agent_id, session, actor)
+    embedder = agent_embedder(agent, settings)
+    [vector] = await embedder.embed([body.query])
+    rows = await passage_store.search_passages(
+        session, actor.org_id, agent.id, vector, embedding_model=embedder.handle,
+        top_k=clamp_limit(body.limit, 50, 100), tags=body.tags, tag_match_mode=body.tag_match_mode,
+        start=body.start_date, end=body.end_date,
+    )  # fmt: skip
+    return [
+        ScoredPassage(passage=PassageOut.from_domain(p, agent.embedding_config), score=1.0 - d)
+        for p, d in rows
+    ]
 
 
 @router.delete(BASE + "/{memory_id}", response_model=DeleteResponse)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -54,3 +54,22 @@ class SearchResult(BaseModel):
 class SearchResponse(BaseModel):
     count: int
     results: list[SearchResult]
+
+
+class PassageSearch(LettaRequest):
+    """Body of `POST /v1/passages/search` (`client.passages.search`)."""
+
+    query: str = Field(min_length=1)
+    agent_id: str | None = None
+    archive_id: str | None = None
+    tags: list[str] | None = None
+    tag_match_mode: Literal["any", "all"] = "any"
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    limit: int | None = None
+
+
+class ScoredPassage(BaseModel):
+    passage: PassageOut
+    score: float
+    metadata: dict[str, Any] | None = None

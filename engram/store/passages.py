@@ -68,10 +68,11 @@ async def search_passages(
     session: AsyncSession, org_id: str, agent_id: str, query_embedding: list[float], *, embedding_model: str,
     top_k: int = 5, tags: list[str] | None = None, tag_match_mode: Literal["any", "all"] = "any",
     start: datetime | None = None, end: datetime | None = None,
-) -> list[Passage]:  # fmt: skip
-    """The agent's `top_k` passages nearest the query (cosine), among those embedded by the same model."""
+) -> list[tuple[Passage, float]]:  # fmt: skip
+    """The agent's `top_k` passages nearest the query with their cosine distance, among passages embedded
+    by the same model (vectors of different models are not comparable)."""
     distance = Passage.embedding.cosine_distance(query_embedding)
-    stmt = select(Passage).where(
+    stmt = select(Passage, distance).where(
         Passage.organization_id == org_id, Passage.agent_id == agent_id, Passage.deleted_at.is_(None),
         Passage.embedding_model == embedding_model, Passage.embedding_dim == len(query_embedding),
     )  # fmt: skip
@@ -84,7 +85,7 @@ async def search_passages(
     if end is not None:
         stmt = stmt.where(Passage.created_at <= end)
     stmt = stmt.order_by(distance + 0, Passage.created_at).limit(top_k)
-    return list((await session.scalars(stmt)).all())
+    return [(row[0], float(row[1])) for row in (await session.execute(stmt)).all()]
 
 
 async def delete_passage(session: AsyncSession, org_id: str, agent_id: str, passage_id: str) -> None:

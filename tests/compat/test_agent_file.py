@@ -39,6 +39,8 @@ def test_export_then_import_round_trips(letta: Letta) -> None:
     assert sorted(t.name for t in copy.tools) == sorted(t.name for t in agent.tools)
     assert tool.id in {t.id for t in copy.tools}  # same-named custom tool reused, not duplicated
     assert copy.tags == ["af"] and copy.llm_config.handle == agent.llm_config.handle
+    scrubbed = json.loads(letta.agents.export_file(agent.id, scrub_messages=True))
+    assert scrubbed["agents"][0]["messages"] == []
 
 
 @pytest.mark.parametrize("path", AGENT_FILES, ids=[p.stem for p in AGENT_FILES])

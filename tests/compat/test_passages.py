@@ -44,6 +44,11 @@ def test_search_ranks_by_similarity_and_filters_tags(letta: Letta, archival_agen
     assert [r.content for r in both.results] == [FACTS[3][0]]
 
 
+def test_top_level_passage_search(letta: Letta, archival_agent: str) -> None:
+    scored = letta.passages.search(query="marine biology job", agent_id=archival_agent, limit=1)
+    assert [s.passage.text for s in scored] == [FACTS[1][0]] and 0 < scored[0].score <= 1
+
+
 def test_other_agents_do_not_see_these_passages(letta: Letta, archival_agent: str) -> None:  # noqa: ARG001
     other = letta.agents.create(name="stranger")
     assert letta.agents.passages.list(other.id) == []
