@@ -187,6 +187,16 @@ def test_up_stops_cleanly_restarts_with_data_and_reports_a_dead_child(
         assert line in out, out
     assert "binds 127.0.0.1 only" in out  # no ENGRAM_API_KEY
 
+    # A second `up` on the same data dir refuses (and leaves the running one alone).
+    other_ports = {
+        k: str(free_port()) for k in ("ENGRAM_API_PORT", "ENGRAM_TEMPORAL_PORT", "ENGRAM_TEMPORAL_UI_PORT")
+    }
+    second = subprocess.run(
+        engram_cmd("up"), env={**env, **other_ports}, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert second.returncode == 1 and "already using data dir" in second.stdout, second.stdout + second.stderr
+    assert (data_dir / "engram-up.json").exists()
+
     status = subprocess.run(
         engram_cmd("status"), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30
     )

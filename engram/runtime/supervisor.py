@@ -250,8 +250,8 @@ class Stack:
         if self.postgres is not None:
             self.postgres.stop()
             self.postgres = None
-        state_path(self.settings).unlink(missing_ok=True)
-        if self._lock is not None:
+        if self._lock is not None:  # only the lock holder owns the state file
+            state_path(self.settings).unlink(missing_ok=True)
             self._lock.close()
             self._lock = None
 
@@ -328,6 +328,7 @@ def run_up(
             signal.signal(sig, signal.SIG_IGN)  # let shutdown finish; each step has its own timeout
         if stack.children or stack.postgres is not None:
             say("stopping: API, worker, Temporal, Postgres ...")
-        stack.stop()
-        say("stopped" if code == 0 else "stopped (after error)")
+            stack.stop()
+            say("stopped" if code == 0 else "stopped (after error)")
+        stack.stop()  # the lock and state file, if nothing else was started
     return code
