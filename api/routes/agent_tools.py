@@ -1,4 +1,4 @@
-"""/v1/agents/{id}/tools: list an agent's tools; attach/detach by tool id."""
+"""/v1/agents/{id}/tools: list an agent's tools; attach/detach by tool id; per-agent approval requirement."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from api.deps import ActorDep, AgentDep, SessionDep, require_id
 from api.routes._paths import clamp_limit, collection
 from api.routes.agents import render_agent
 from api.schemas.agents import AgentStateOut
-from api.schemas.common import Order, is_descending
+from api.schemas.common import LettaRequest, Order, is_descending
 from api.schemas.tools import ToolOut
+from engram.errors import InvalidInput, NotFound
+from engram.store import agents as agent_store
 from engram.store import tools as tool_store
 
 router = APIRouter(tags=["agents"])
@@ -37,3 +39,33 @@ async def attach_tool(agent: AgentDep, tool_id: str, session: SessionDep, actor:
 async def detach_tool(agent: AgentDep, tool_id: str, session: SessionDep, actor: ActorDep) -> AgentStateOut:
     await tool_store.detach_tool(session, actor.org_id, agent.id, require_id(tool_id, "tool", "tool_id"))
     return await render_agent(session, actor.org_id, agent)
+
+
+class ApprovalUpdate(LettaRequest):
+    requires_approval: bool | None = None
+
+
+@router.patch("/agents/{agent_id}/tools/approval/{tool_name}", response_model=AgentStateOut)
+async def update_tool_approval(
+    agent: AgentDep, tool_name: str, session: SessionDep, actor: ActorDep, body: ApprovalUpdate | None = None,
+    requires_approval: bool | None = None,
+) -> AgentStateOut:  # fmt: skip
+    """Require (or stop requiring) human approval before this agent runs `tool_name`: a requires_approval rule."""
+    wanted = (
+        body.requires_approval
+        if body is not None and body.requires_approval is not None
+        else requires_approval
+    )
+    if wanted is None:
+        raise InvalidInput("requires_approval (true or false) is required")
+    attached = {t.name for t in await tool_store.list_agent_tools(session, actor.org_id, agent.id)}
+    if tool_name not in attached:
+        raise NotFound("tool", f"{tool_name!r} on agent {agent.id}")
+    rules = [
+        r for r in agent.tool_rules or []
+        if not (r.get("type") == "requires_approval" and r.get("tool_name") == tool_name)
+    ]  # fmt: skip
+    if wanted:
+        rules.append({"type": "requires_approval", "tool_name": tool_name})
+    updated = await agent_store.update_agent(session, actor.org_id, agent.id, {"tool_rules": rules})
+    return await render_agent(session, actor.org_id, updated)

@@ -22,7 +22,19 @@ router = APIRouter(tags=["agents"])
 async def render_agent(session: AsyncSession, org_id: str, agent: Agent) -> AgentStateOut:
     """The fully hydrated `AgentState` (blocks, tools) the SDK expects from create/update/attach."""
     blocks, tools = await agent_store.load_relations(session, org_id, [agent.id])
-    return AgentStateOut.from_domain(agent, blocks[agent.id], tools[agent.id])
+    state = AgentStateOut.from_domain(agent, blocks[agent.id], tools[agent.id])
+    state.message_ids = await in_context_message_ids(session, agent)
+    return state
+
+
+async def in_context_message_ids(session: AsyncSession, agent: Agent) -> list[str] | None:
+    """The ids of the agent's context window in order: system message first (Letta's `message_ids`)."""
+    try:
+        from engram.store import messages as message_store
+    except ImportError:  # the message store lands with the agent loop
+        return None
+    rows = await message_store.in_context_messages(session, agent)
+    return [i for i in [agent.system_message_id, *(m.id for m in rows)] if i]
 
 
 async def render_agents(session: AsyncSession, org_id: str, agents: list[Agent]) -> list[AgentStateOut]:

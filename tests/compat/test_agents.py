@@ -21,6 +21,9 @@ def test_create_returns_a_hydrated_agent_state(letta: Letta) -> None:
     assert {t.name for t in agent.tools} >= {"conversation_search", "memory_replace", "memory_insert"}
     assert agent.sources == [] and agent.tags == ["t1"] and agent.metadata == {"team": "x"}
     assert agent.system
+    history = list(letta.agents.messages.list(agent.id, order="asc"))
+    assert agent.message_ids and history and history[0].message_type == "system_message"
+    assert agent.message_ids[0] == history[0].id
 
 
 def test_list_iterates_every_agent_across_pages(letta: Letta) -> None:

@@ -62,6 +62,12 @@ def test_list_includes_builtins_and_attach_detach(letta: Letta) -> None:
     state = letta.agents.tools.attach(tool.id, agent_id=agent.id)
     assert [t.name for t in state.tools] == ["ping_tool"]
     assert [t.id for t in letta.agents.tools.list(agent.id)] == [tool.id]
+    state = letta.agents.tools.update_approval("ping_tool", agent_id=agent.id, body_requires_approval=True)
+    assert {"type": "requires_approval", "tool_name": "ping_tool"} in [
+        r.model_dump(exclude_none=True) for r in state.tool_rules
+    ]
+    state = letta.agents.tools.update_approval("ping_tool", agent_id=agent.id, body_requires_approval=False)
+    assert not [r for r in state.tool_rules if r.type == "requires_approval"]
     state = letta.agents.tools.detach(tool.id, agent_id=agent.id)
     assert state.tools == []
     with pytest.raises(NotFoundError):
