@@ -70,7 +70,14 @@ class ModelOut(BaseModel):
 
     @classmethod
     def from_info(cls, info: Any) -> ModelOut:
-        provider_type = info.provider if info.provider in _PROVIDER_TYPES else "openai"
+        # Engram's own models show as "letta" (the SDK's enum has no "engram"); others as OpenAI-compatible.
+        provider_type = (
+            info.provider
+            if info.provider in _PROVIDER_TYPES
+            else "letta"
+            if info.provider == "engram"
+            else "openai"
+        )
         return cls(
             name=info.model, handle=info.handle, model=info.model, display_name=info.handle,
             provider_type=provider_type, provider_name=info.provider, model_endpoint_type=info.model_endpoint_type,
