@@ -344,3 +344,22 @@ def test_database_without_pgvector_permission_says_what_an_admin_must_run(
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO postgres").format(sql.Identifier(dbname)))
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+@pytest.mark.slow
+def test_embedded_postgres_comes_back_after_its_postmaster_is_killed(data_dir: Path) -> None:
+    """A crashed run (postmaster SIGKILLed, possibly left as an unreaped zombie) must not stop the next
+    start: the stale lock files are cleared, Postgres recovers, and committed data is still there."""
+    from engram.runtime import start_embedded_postgres
+
+    pg = start_embedded_postgres(data_dir / "pgdata")
+    try:
+        url = pg.create_database("engram")
+        pg.execute("CREATE TABLE survivor (v text); INSERT INTO survivor VALUES ('kept')", "engram")
+        os.kill(pg.pid, signal.SIGKILL)
+        again = start_embedded_postgres(data_dir / "pgdata")
+        assert again.pid != pg.pid and not again.adopted
+        with psycopg.connect(normalize_url(url).replace("+psycopg", "")) as conn:
+            assert conn.execute("SELECT v FROM survivor").fetchone() == ("kept",)
+    finally:
+        start_embedded_postgres(data_dir / "pgdata").stop()
