@@ -10,6 +10,7 @@ Fixtures (module scope, so each test module gets its own database, server and wo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -54,6 +55,15 @@ def live_url(settings: Settings) -> Iterator[str]:
     yield url
     server.should_exit = True
     thread.join(timeout=10)
+    _forget_llm_clients()
+
+
+def _forget_llm_clients() -> None:
+    """LLM clients are cached per process and bound to the event loop that built them; a server or worker thread
+    whose loop ends must not leave them behind for later tests (they would fail closing on a closed loop)."""
+    from engram.llm import registry
+
+    registry._providers.clear()  # noqa: SLF001 - test teardown of a process-wide cache
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +113,11 @@ def worker_running(settings: Settings) -> Iterator[None]:
                 await stop["event"].wait()  # type: ignore[union-attr]
         finally:
             await engine.dispose()
+            from engram.llm.registry import close_providers
+
+            with contextlib.suppress(Exception):
+                await close_providers()  # the clients this loop built
+            _forget_llm_clients()
 
     def run() -> None:
         try:
