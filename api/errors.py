@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError
 
 from engram.errors import Conflict, EngramError, InvalidInput, NotFound, PayloadTooLarge
 
@@ -39,6 +40,16 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": errors}, status_code=422)
 
 
+async def _database_rejected(_: Request, exc: Exception) -> JSONResponse:
+    """Last line of defence: a value the schema let through but the database refuses is still the client's."""
+    reason = str(getattr(exc, "orig", exc)).splitlines()[0][:300]
+    if isinstance(exc, IntegrityError):
+        return JSONResponse({"detail": f"conflict: {reason}"}, status_code=409, headers={"x-should-retry": "false"})
+    return JSONResponse({"detail": f"invalid value: {reason}"}, status_code=422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(EngramError, _engram_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DataError, _database_rejected)
+    app.add_exception_handler(IntegrityError, _database_rejected)

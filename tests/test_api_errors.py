@@ -79,6 +79,11 @@ async def test_attach_and_lookups_under_an_agent(http: httpx.AsyncClient, agent_
         ("POST", "/v1/agents/", {"json": {"model": "noslash"}}),
         ("POST", "/v1/agents/", {"json": {"embedding": "nobody/embedder"}}),
         ("POST", "/v1/agents/", {"json": {"memory_blocks": [{"label": "a", "value": ""}, {"label": "a", "value": ""}]}}),
+        ("POST", "/v1/agents/", {"json": {"timezone": "Mars/Olympus_Mons"}}),
+        ("POST", "/v1/agents/", {"json": {"tags": ["x" * 201]}}),
+        ("POST", "/v1/agents/", {"json": {"context_window_limit": 10**12}}),
+        ("POST", "/v1/agents/", {"json": {"model": "openai/" + "m" * 300}}),
+        ("POST", "/v1/blocks/", {"json": {"label": "big", "value": "v", "limit": 10**10}}),
         ("GET", "/v1/agents/", {"params": {"limit": "many"}}),
         ("GET", "/v1/agents/", {"params": {"order": "sideways"}}),
         ("GET", "/v1/agents/", {"params": {"order_by": "name"}}),
@@ -131,3 +136,28 @@ async def test_unknown_cursor_ends_pagination_instead_of_failing(http: httpx.Asy
     for path in ("/v1/agents/", "/v1/blocks/", "/v1/tools/"):
         response = await http.get(path, params={"after": _unknown("agent")})
         assert response.status_code == 200 and response.json() == []
+
+
+GARBAGE_BODIES = [None, [], "text", 12, {"name": 5, "tags": "x", "limit": -1}, {"value": None, "label": None}]
+OWN_PREFIXES = ("/v1/agents", "/v1/blocks", "/v1/tools", "/v1/models", "/v1/passages")
+SKIP = ("/messages", "/runs", "/reset-messages", "/summarize")  # the messaging routes have their own tests
+
+
+async def test_no_route_answers_garbage_with_a_500(http: httpx.AsyncClient, agent_id: str) -> None:
+    """Every resource route, called with real and unknown ids and a spread of malformed bodies."""
+    schema = (await http.get("/openapi.json")).json()
+    block_id = (await http.post("/v1/blocks/", json={"label": "fuzz", "value": "v"})).json()["id"]
+    ids = {"agent_id": agent_id, "block_id": block_id, "tool_id": _unknown("tool"), "block_label": "human",
+           "memory_id": _unknown("passage"), "tool_name": "conversation_search"}  # fmt: skip
+    calls = [
+        (method, path.format(**ids))
+        for path, methods in schema["paths"].items()
+        if path.startswith(OWN_PREFIXES) and not any(s in path for s in SKIP)
+        for method in methods
+    ]
+    calls.sort(key=lambda call: call[0] == "delete")  # deletes last, so the agent exists for the rest
+    for method, url in calls:
+        for body in GARBAGE_BODIES:
+            response = await http.request(method.upper(), url, json=body)
+            assert response.status_code < 500, (method, url, body, response.text)
+    assert len(calls) > 25

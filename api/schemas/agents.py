@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from api.schemas.blocks import BlockOut, CreateBlock
-from api.schemas.common import LettaRequest
+from api.schemas.common import Handle, Int32, LettaRequest, Tag, Timezone
 from api.schemas.tools import ToolOut
 from engram.schemas.agent import AgentSpec
 from engram.store.models import Agent, Block, Tool
@@ -102,16 +102,16 @@ def _secrets(secrets: dict[str, Any] | list[Any] | None) -> dict[str, Any]:
 
 class CreateAgent(LettaRequest):
     name: str | None = Field(default=None, min_length=1, max_length=500)
-    agent_type: str = "letta_v1_agent"
+    agent_type: str = Field(default="letta_v1_agent", max_length=64)
     system: str | None = None
     description: str | None = None
     metadata: dict[str, Any] | None = None
-    tags: list[str] | None = None
-    timezone: str | None = None
-    model: str | None = None
-    embedding: str | None = None
+    tags: list[Tag] | None = None
+    timezone: Timezone = None
+    model: Handle | None = None
+    embedding: Handle | None = None
     model_settings: dict[str, Any] | None = None
-    context_window_limit: int | None = Field(default=None, ge=1)
+    context_window_limit: Int32 | None = None
     compaction_settings: dict[str, Any] | None = None
     llm_config: dict[str, Any] | None = None
     embedding_config: dict[str, Any] | None = None
@@ -127,8 +127,8 @@ class CreateAgent(LettaRequest):
     enable_sleeptime: bool | None = None
     secrets: dict[str, Any] | list[Any] | None = None
     tool_exec_environment_variables: dict[str, Any] | list[Any] | None = None
-    max_files_open: int | None = None
-    per_file_view_window_char_limit: int | None = None
+    max_files_open: Int32 | None = None
+    per_file_view_window_char_limit: Int32 | None = None
     hidden: bool | None = None
 
     def model_handle(self, default: str) -> str:
@@ -156,16 +156,16 @@ class CreateAgent(LettaRequest):
 
 class UpdateAgent(LettaRequest):
     name: str | None = Field(default=None, min_length=1, max_length=500)
-    agent_type: str | None = None
+    agent_type: str | None = Field(default=None, max_length=64)
     system: str | None = None
     description: str | None = None
     metadata: dict[str, Any] | None = None
-    tags: list[str] | None = None
-    timezone: str | None = None
-    model: str | None = None
-    embedding: str | None = None
+    tags: list[Tag] | None = None
+    timezone: Timezone = None
+    model: Handle | None = None
+    embedding: Handle | None = None
     model_settings: dict[str, Any] | None = None
-    context_window_limit: int | None = Field(default=None, ge=1)
+    context_window_limit: Int32 | None = None
     compaction_settings: dict[str, Any] | None = None
     llm_config: dict[str, Any] | None = None
     embedding_config: dict[str, Any] | None = None
@@ -176,12 +176,12 @@ class UpdateAgent(LettaRequest):
     enable_sleeptime: bool | None = None
     secrets: dict[str, Any] | list[Any] | None = None
     tool_exec_environment_variables: dict[str, Any] | list[Any] | None = None
-    max_files_open: int | None = None
-    per_file_view_window_char_limit: int | None = None
+    max_files_open: Int32 | None = None
+    per_file_view_window_char_limit: Int32 | None = None
     hidden: bool | None = None
     last_run_completion: datetime | None = None
     last_run_duration_ms: int | None = None
-    last_stop_reason: str | None = None
+    last_stop_reason: str | None = Field(default=None, max_length=64)
 
     def new_model_handle(self) -> str | None:
         return self.model or _handle_from_config(self.llm_config)

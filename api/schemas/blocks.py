@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import LettaRequest
+from api.schemas.common import INT32_MAX, LettaRequest, Tag
 from engram.schemas.agent import BlockSpec
 from engram.store.models import Block
 from engram.store.models.block import DEFAULT_BLOCK_LIMIT
@@ -24,7 +24,7 @@ class BlockOut(BaseModel):
     read_only: bool = False
     hidden: bool | None = None
     is_template: bool = False
-    template_name: str | None = None
+    template_name: str | None = Field(default=None, max_length=200)
     metadata: dict[str, Any] | None = None
     tags: list[str] = Field(default_factory=list)
     project_id: str | None = None
@@ -51,14 +51,14 @@ class BlockOut(BaseModel):
 class CreateBlock(LettaRequest):
     label: str = Field(min_length=1, max_length=200)
     value: str
-    limit: int = Field(default=DEFAULT_BLOCK_LIMIT, ge=1)
+    limit: int = Field(default=DEFAULT_BLOCK_LIMIT, ge=1, le=INT32_MAX)
     description: str | None = None
     read_only: bool = False
     hidden: bool | None = None
     is_template: bool = False
-    template_name: str | None = None
+    template_name: str | None = Field(default=None, max_length=200)
     metadata: dict[str, Any] | None = None
-    tags: list[str] | None = None
+    tags: list[Tag] | None = None
 
     def to_domain(self) -> BlockSpec:
         return BlockSpec(
@@ -73,14 +73,14 @@ class BlockUpdate(LettaRequest):
 
     value: str | None = None
     label: str | None = Field(default=None, min_length=1, max_length=200)
-    limit: int | None = Field(default=None, ge=1)
+    limit: int | None = Field(default=None, ge=1, le=INT32_MAX)
     description: str | None = None
     read_only: bool | None = None
     hidden: bool | None = None
     is_template: bool | None = None
-    template_name: str | None = None
+    template_name: str | None = Field(default=None, max_length=200)
     metadata: dict[str, Any] | None = None
-    tags: list[str] | None = None
+    tags: list[Tag] | None = None
 
     def to_changes(self) -> dict[str, Any]:
         """Column changes: sent fields only; nulls for non-nullable columns are ignored."""

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import LettaRequest
+from api.schemas.common import LettaRequest, Tag
 from engram.store.models import Passage
 
 
@@ -40,7 +40,7 @@ class PassageOut(BaseModel):
 
 class CreatePassage(LettaRequest):
     text: str = Field(min_length=1)
-    tags: list[str] | None = None
+    tags: list[Tag] | None = None
     created_at: datetime | None = None
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import LettaRequest
+from api.schemas.common import INT32_MAX, LettaRequest, Tag
 from engram.errors import InvalidInput
 from engram.store.models import Tool
 from engram.store.models.tool import DEFAULT_RETURN_CHAR_LIMIT
@@ -76,9 +76,9 @@ class ToolCreate(LettaRequest):
     description: str | None = None
     json_schema: dict[str, Any] | None = None
     args_json_schema: dict[str, Any] | None = None
-    source_type: str = "python"
-    tags: list[str] | None = None
-    return_char_limit: int = Field(default=DEFAULT_RETURN_CHAR_LIMIT, ge=1)
+    source_type: str = Field(default="python", max_length=32)
+    tags: list[Tag] | None = None
+    return_char_limit: int = Field(default=DEFAULT_RETURN_CHAR_LIMIT, ge=1, le=INT32_MAX)
     pip_requirements: list[dict[str, Any]] | None = None
     npm_requirements: list[dict[str, Any]] | None = None
     default_requires_approval: bool | None = None
@@ -104,8 +104,8 @@ class ToolUpdate(LettaRequest):
     json_schema: dict[str, Any] | None = None
     args_json_schema: dict[str, Any] | None = None
     source_type: str | None = None
-    tags: list[str] | None = None
-    return_char_limit: int | None = Field(default=None, ge=1)
+    tags: list[Tag] | None = None
+    return_char_limit: int | None = Field(default=None, ge=1, le=INT32_MAX)
     pip_requirements: list[dict[str, Any]] | None = None
     npm_requirements: list[dict[str, Any]] | None = None
     default_requires_approval: bool | None = None
