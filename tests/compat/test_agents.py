@@ -37,6 +37,9 @@ def test_list_iterates_every_agent_across_pages(letta: Letta) -> None:
     before = [a.name for a in letta.agents.list(tags=["paging"], order="asc", before=letta.agents.list(
         tags=["paging"], order="asc").items[3].id, limit=2).items]  # fmt: skip
     assert before == ["page-1", "page-2"]
+    oldest = letta.agents.list(tags=["paging"], order="asc", limit=1).items[0].id
+    backwards = [a.name for a in letta.agents.list(tags=["paging"], before=oldest, limit=1)]  # walks with `before`
+    assert backwards == ["page-1", "page-2", "page-3", "page-4"]
 
 
 def test_list_filters(letta: Letta) -> None:
@@ -60,6 +63,8 @@ def test_retrieve_update_delete(letta: Letta) -> None:
     )
     assert [b.label for b in updated.blocks] == ["human"]
     assert letta.agents.retrieve(agent.id).name == "crud-2"
+    resized = letta.agents.update(agent.id, model="engram/offline", context_window_limit=4096)
+    assert resized.llm_config.context_window == 4096 and resized.context_window_limit == 4096
     assert letta.agents.delete(agent.id) == {"message": f"Agent id={agent.id} successfully deleted"}
     with pytest.raises(NotFoundError):
         letta.agents.retrieve(agent.id)
