@@ -14,6 +14,7 @@ from engram.embed.base import Embedder
 from engram.embed.hashing import HASH_EMBEDDING_DIM, HASH_EMBEDDING_HANDLE, HashEmbedder
 from engram.embed.minilm import DIMENSION as MINILM_DIMENSION
 from engram.embed.minilm import HANDLE as MINILM_HANDLE
+from engram.embed.openai_embedder import OPENAI_EMBEDDING_DIMS, OpenAiEmbedder
 from engram.errors import InvalidInput
 
 
@@ -34,12 +35,17 @@ _KNOWN: dict[str, EmbeddingInfo] = {
     MINILM_HANDLE: EmbeddingInfo(
         MINILM_HANDLE, "engram", "all-MiniLM-L6-v2-int8", MINILM_DIMENSION, "hugging-face"
     ),
+    **{
+        f"openai/{model}": EmbeddingInfo(f"openai/{model}", "openai", model, dim, "openai", chunk_size=300)
+        for model, dim in OPENAI_EMBEDDING_DIMS.items()
+    },
 }
 _shared: dict[str, Embedder] = {}  # one loaded model per process (MiniLM costs ~0.4 s and ~600 MB to load)
 
 
-def list_embeddings(settings: Settings) -> list[EmbeddingInfo]:  # noqa: ARG001 - hosted providers will need it
-    return list(_KNOWN.values())
+def list_embeddings(settings: Settings) -> list[EmbeddingInfo]:
+    """Offline embedders always; hosted ones when their key is configured."""
+    return [i for i in _KNOWN.values() if i.provider != "openai" or settings.openai_api_key is not None]
 
 
 def embedding_info(handle: str) -> EmbeddingInfo:
@@ -70,4 +76,7 @@ def resolve_embedder(handle: str | None, settings: Settings) -> Embedder:
 
             _shared[MINILM_HANDLE] = MiniLmEmbedder()
         return _shared[MINILM_HANDLE]
+    if info.provider == "openai":
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        return OpenAiEmbedder(info.model, key, settings.openai_base_url)
     raise InvalidInput(f"embedding model {info.handle!r} has no embedder in this build")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from letta_client import AsyncLetta, Letta
+import pytest
+from letta_client import AsyncLetta, Letta, UnprocessableEntityError
+
+from engram.config import Settings
 
 
 def test_models_list_includes_the_offline_model(letta: Letta) -> None:
@@ -20,3 +23,15 @@ async def test_embedding_models(aletta: AsyncLetta) -> None:
     assert handles["engram/hash-embedding"].embedding_dim == 384
     agent = await aletta.agents.create(name="embed-user", embedding="engram/hash-embedding")
     assert agent.embedding_config is not None and agent.embedding_config.handle == "engram/hash-embedding"
+
+
+def test_letta_quickstart_embedding_handle_is_accepted(letta: Letta, settings: Settings) -> None:
+    """Letta's quickstart names `openai/text-embedding-3-small`; the agent is created with Letta's config for it."""
+    agent = letta.agents.create(name="quickstart", embedding="openai/text-embedding-3-small")
+    assert agent.embedding_config is not None and agent.embedding_config.embedding_dim == 1536
+    assert agent.embedding_config.embedding_endpoint_type == "openai"
+    if (
+        settings.openai_api_key is None
+    ):  # archival memory then says what is missing, rather than failing later
+        with pytest.raises(UnprocessableEntityError, match="OPENAI_API_KEY"):
+            letta.agents.passages.create(agent.id, text="needs a hosted embedder")
