@@ -80,6 +80,8 @@ async def test_attach_and_lookups_under_an_agent(http: httpx.AsyncClient, agent_
         ("POST", "/v1/agents/", {"json": {"embedding": "nobody/embedder"}}),
         ("POST", "/v1/agents/", {"json": {"memory_blocks": [{"label": "a", "value": ""}, {"label": "a", "value": ""}]}}),
         ("POST", "/v1/agents/", {"json": {"timezone": "Mars/Olympus_Mons"}}),
+        ("POST", "/v1/agents/", {"json": {"tool_rules": [{"type": "bogus", "tool_name": "send_message"}]}}),
+        ("POST", "/v1/agents/", {"json": {"tool_rules": [{"type": "exit_loop"}]}}),
         ("POST", "/v1/agents/", {"json": {"tags": ["x" * 201]}}),
         ("POST", "/v1/agents/", {"json": {"context_window_limit": 10**12}}),
         ("POST", "/v1/agents/", {"json": {"model": "openai/" + "m" * 300}}),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from api.schemas.blocks import BlockOut, CreateBlock
 from api.schemas.common import Handle, Int32, LettaRequest, Tag, Timezone
@@ -86,6 +86,25 @@ class AgentStateOut(BaseModel):
         )  # fmt: skip
 
 
+# Letta's ToolRuleType values; a rule of another type would be silently ignored by the loop.
+TOOL_RULE_TYPES = ("run_first", "exit_loop", "continue_loop", "conditional", "constrain_child_tools",
+                   "max_count_per_step", "parent_last_tool", "required_before_exit", "requires_approval")  # fmt: skip
+
+
+def _valid_rules(rules: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    for rule in rules or []:
+        if rule.get("type") not in TOOL_RULE_TYPES:
+            raise ValueError(
+                f"tool rule type must be one of {', '.join(TOOL_RULE_TYPES)}, got {rule.get('type')!r}"
+            )
+        if not isinstance(rule.get("tool_name"), str) or not rule["tool_name"]:
+            raise ValueError(f"tool rule {rule!r} needs a tool_name")
+    return rules
+
+
+ToolRules = Annotated[list[dict[str, Any]] | None, AfterValidator(_valid_rules)]
+
+
 def _handle_from_config(config: dict[str, Any] | None) -> str | None:
     """Deprecated full configs (`llm_config` / `embedding_config`) name their model by handle."""
     if not config:
@@ -119,7 +138,7 @@ class CreateAgent(LettaRequest):
     block_ids: list[str] | None = None
     tool_ids: list[str] | None = None
     tools: list[str] | None = None
-    tool_rules: list[dict[str, Any]] | None = None
+    tool_rules: ToolRules = None
     include_base_tools: bool | None = None
     include_base_tool_rules: bool | None = None
     initial_message_sequence: list[dict[str, Any]] | None = None
@@ -171,7 +190,7 @@ class UpdateAgent(LettaRequest):
     embedding_config: dict[str, Any] | None = None
     block_ids: list[str] | None = None
     tool_ids: list[str] | None = None
-    tool_rules: list[dict[str, Any]] | None = None
+    tool_rules: ToolRules = None
     message_buffer_autoclear: bool | None = None
     enable_sleeptime: bool | None = None
     secrets: dict[str, Any] | list[Any] | None = None
