@@ -12,8 +12,10 @@ from api.routes._paths import clamp_limit, collection
 from api.schemas.agents import AgentStateOut, CreateAgent, UpdateAgent
 from api.schemas.common import DeleteResponse, Order, is_descending
 from api.schemas.models import llm_config
+from engram.context import compiler
 from engram.embed.registry import embedding_config
 from engram.store import agents as agent_store
+from engram.store import messages as message_store
 from engram.store.models import Agent
 
 router = APIRouter(tags=["agents"])
@@ -27,12 +29,8 @@ async def render_agent(session: AsyncSession, org_id: str, agent: Agent) -> Agen
     return state
 
 
-async def in_context_message_ids(session: AsyncSession, agent: Agent) -> list[str] | None:
+async def in_context_message_ids(session: AsyncSession, agent: Agent) -> list[str]:
     """The ids of the agent's context window in order: system message first (Letta's `message_ids`)."""
-    try:
-        from engram.store import messages as message_store
-    except ImportError:  # the message store lands with the agent loop
-        return None
     rows = await message_store.in_context_messages(session, agent)
     return [i for i in [agent.system_message_id, *(m.id for m in rows)] if i]
 
@@ -44,11 +42,7 @@ async def render_agents(session: AsyncSession, org_id: str, agents: list[Agent])
 
 async def refresh_system_message(session: AsyncSession, org_id: str, agent_id: str) -> None:
     """Recompile the agent's system message so it is the first message of its history."""
-    try:
-        from engram.context.compiler import refresh_system_message as refresh
-    except ImportError:  # TODO(agent loop): compiler not landed yet; agents then start without one
-        return
-    await refresh(session, org_id, agent_id)
+    await compiler.refresh_system_message(session, org_id, agent_id)
 
 
 @collection(router, "post", "/agents", response_model=AgentStateOut)
