@@ -1,10 +1,11 @@
-"""/v1/agents: create, list (filters + order-relative cursors), retrieve, update, delete."""
+"""/v1/agents: create, list (filters + order-relative cursors), retrieve, update, delete, recompile."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import ActorDep, AgentDep, SessionDep, SettingsDep
@@ -108,3 +109,26 @@ async def update_agent(
 async def delete_agent(agent: AgentDep, session: SessionDep, actor: ActorDep) -> DeleteResponse:
     await agent_store.delete_agent(session, actor.org_id, agent.id)
     return DeleteResponse(message=f"Agent id={agent.id} successfully deleted")
+
+
+@router.post("/agents/{agent_id}/recompile", response_class=PlainTextResponse)
+async def recompile_agent(
+    agent: AgentDep,
+    session: SessionDep,
+    actor: ActorDep,
+    dry_run: bool = False,
+    update_timestamp: bool = False,
+) -> PlainTextResponse:
+    """The freshly compiled system prompt; `dry_run` shows it without saving it.
+
+    Answered as plain text: the SDK returns this body verbatim (`cast_to=str`).
+    """
+    del update_timestamp  # the compiler always stamps a real recompile
+    savepoint = await session.begin_nested()
+    message = await compiler.refresh_system_message(session, actor.org_id, agent.id, force=True)
+    text = message.text
+    if dry_run:
+        await savepoint.rollback()
+    else:
+        await savepoint.commit()
+    return PlainTextResponse(text)

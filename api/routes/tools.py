@@ -1,14 +1,16 @@
-"""/v1/tools: list, create from Python source, upsert by name (PUT), retrieve, update, delete."""
+"""/v1/tools: list, create from Python source, upsert by name (PUT), retrieve, update, delete, search."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
 
 from api.deps import ActorDep, SessionDep, ToolDep
 from api.routes._paths import clamp_limit, collection
-from api.schemas.common import DeleteResponse, Order, is_descending
+from api.schemas.common import DeleteResponse, LettaRequest, Order, is_descending
 from api.schemas.tools import ToolCreate, ToolOut, ToolUpdate
 from engram.store import tools as tool_store
 
@@ -57,3 +59,36 @@ async def update_tool(tool: ToolDep, body: ToolUpdate, session: SessionDep, acto
 async def delete_tool(tool: ToolDep, session: SessionDep, actor: ActorDep) -> DeleteResponse:
     await tool_store.delete_tool(session, actor.org_id, tool.id)
     return DeleteResponse(message=f"Tool id={tool.id} successfully deleted")
+
+
+class ToolSearch(LettaRequest):
+    query: str | None = None
+    limit: int | None = None
+    search_mode: Literal["vector", "fts", "hybrid"] = "hybrid"
+    tags: list[str] | None = None
+    tool_types: list[str] | None = None
+
+
+class ToolSearchResult(BaseModel):
+    tool: ToolOut
+    combined_score: float
+    embedded_text: str | None = None
+
+
+@router.post("/tools/search", response_model=list[ToolSearchResult])
+async def search_tools(body: ToolSearch, session: SessionDep, actor: ActorDep) -> list[ToolSearchResult]:
+    """Word-overlap search over tool names and descriptions (every `search_mode` is answered this way)."""
+    candidates = await tool_store.list_tools(session, actor.org_id, tool_types=body.tool_types, limit=None)
+    if body.tags:
+        candidates = [t for t in candidates if set(body.tags) & set(t.tags or [])]
+    words = set(re.findall(r"\w+", (body.query or "").lower()))
+    scored = []
+    for tool in candidates:
+        text = f"{tool.name} {tool.name.replace('_', ' ')} {tool.description or ''}".lower()
+        score = len(words & set(re.findall(r"\w+", text))) / len(words) if words else 1.0
+        if score > 0:
+            scored.append(
+                ToolSearchResult(tool=ToolOut.from_domain(tool), combined_score=score, embedded_text=text)
+            )
+    scored.sort(key=lambda r: -r.combined_score)
+    return scored[: clamp_limit(body.limit, 50)]

@@ -38,7 +38,9 @@ def test_list_iterates_every_agent_across_pages(letta: Letta) -> None:
         tags=["paging"], order="asc").items[3].id, limit=2).items]  # fmt: skip
     assert before == ["page-1", "page-2"]
     oldest = letta.agents.list(tags=["paging"], order="asc", limit=1).items[0].id
-    backwards = [a.name for a in letta.agents.list(tags=["paging"], before=oldest, limit=1)]  # walks with `before`
+    backwards = [
+        a.name for a in letta.agents.list(tags=["paging"], before=oldest, limit=1)
+    ]  # walks with `before`
     assert backwards == ["page-1", "page-2", "page-3", "page-4"]
 
 
@@ -63,6 +65,9 @@ def test_retrieve_update_delete(letta: Letta) -> None:
     )
     assert [b.label for b in updated.blocks] == ["human"]
     assert letta.agents.retrieve(agent.id).name == "crud-2"
+    prompt = letta.agents.recompile(agent.id, dry_run=True)
+    assert prompt.startswith("Be brief.") or "Be brief." in prompt
+    assert "<memory_blocks>" in prompt or "human" in prompt
     resized = letta.agents.update(agent.id, model="engram/offline", context_window_limit=4096)
     assert resized.llm_config.context_window == 4096 and resized.context_window_limit == 4096
     assert letta.agents.delete(agent.id) == {"message": f"Agent id={agent.id} successfully deleted"}

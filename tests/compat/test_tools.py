@@ -74,6 +74,14 @@ def test_list_includes_builtins_and_attach_detach(letta: Letta) -> None:
         letta.agents.tools.detach(tool.id, agent_id=agent.id)
 
 
+def test_search_finds_tools_by_words(letta: Letta) -> None:
+    letta.tools.upsert(
+        source_code='def convert_currency(amount: float) -> float:\n    """Convert money."""\n    return amount\n'
+    )
+    results = letta.tools.search(query="currency conversion", limit=3)
+    assert results and results[0].tool.name == "convert_currency"
+
+
 async def test_async_tools(aletta: AsyncLetta) -> None:
     tool = await aletta.tools.upsert(
         source_code='def echo(text: str) -> str:\n    """Echo."""\n    return text\n'
