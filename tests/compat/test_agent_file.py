@@ -67,6 +67,9 @@ def test_import_public_example(letta: Letta, path: Path) -> None:
         if source["messages"]:
             history = list(letta.agents.messages.list(agent_id, order="asc", limit=1000))
             assert len({m.id for m in history}) >= len(source["messages"])
+            for message in history:  # each parsed as its own union member, not the SDK's SystemMessage fallback
+                expected = "".join(w.capitalize() for w in message.message_type.split("_"))
+                assert type(message).__name__ == expected, message
         custom = [t for t in agent.tools if t.tool_type == "custom"]
         assert all(t.source_code for t in custom)
 
