@@ -8,13 +8,20 @@ from typing import Any
 from fastapi import APIRouter
 
 
-def collection(router: APIRouter, method: str, path: str, **kwargs: Any) -> Callable[[Any], Any]:
-    """Like `@router.<method>(path)`, also answering `path + "/"` (hidden from the OpenAPI schema)."""
+def collection(
+    router: APIRouter, method: str, path: str, *, sdk_slash: bool = True, **kwargs: Any
+) -> Callable[[Any], Any]:
+    """Like `@router.<method>(path)`, answering both `path` and `path + "/"`.
+
+    The OpenAPI schema shows the spelling the SDK sends: top-level collections with the slash
+    (`/v1/agents/`), nested ones without (`/v1/agents/{id}/tools`), so set `sdk_slash=False` for those.
+    """
     route = getattr(router, method)
+    shown, hidden = (path + "/", path) if sdk_slash else (path, path + "/")
 
     def decorate(fn: Any) -> Any:
-        route(path + "/", **kwargs)(fn)
-        route(path, include_in_schema=False, **kwargs)(fn)
+        route(shown, **kwargs)(fn)
+        route(hidden, include_in_schema=False, **kwargs)(fn)
         return fn
 
     return decorate

@@ -21,7 +21,7 @@ router = APIRouter(tags=["agents"])
 BASE = "/agents/{agent_id}/core-memory/blocks"
 
 
-@collection(router, "get", BASE, response_model=list[BlockOut])
+@collection(router, "get", BASE, sdk_slash=False, response_model=list[BlockOut])
 async def list_agent_blocks(
     agent: AgentDep, session: SessionDep, actor: ActorDep, after: str | None = None, before: str | None = None,
     limit: int | None = None, order: Order | None = None,

@@ -17,7 +17,7 @@ from engram.store import tools as tool_store
 router = APIRouter(tags=["agents"])
 
 
-@collection(router, "get", "/agents/{agent_id}/tools", response_model=list[ToolOut])
+@collection(router, "get", "/agents/{agent_id}/tools", sdk_slash=False, response_model=list[ToolOut])
 async def list_agent_tools(
     agent: AgentDep, session: SessionDep, actor: ActorDep, after: str | None = None, before: str | None = None,
     limit: int | None = None, order: Order | None = None,

@@ -57,7 +57,7 @@ async def delete_block(block: BlockDep, session: SessionDep, actor: ActorDep) ->
     return DeleteResponse(message=f"Block id={block.id} successfully deleted")
 
 
-@collection(router, "get", "/blocks/{block_id}/agents", response_model=list[AgentStateOut])
+@collection(router, "get", "/blocks/{block_id}/agents", sdk_slash=False, response_model=list[AgentStateOut])
 async def list_block_agents(
     block: BlockDep, session: SessionDep, actor: ActorDep, after: str | None = None, before: str | None = None,
     limit: int | None = None, order: Order | None = None,

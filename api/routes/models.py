@@ -17,6 +17,6 @@ async def list_llm_models(settings: SettingsDep) -> list[ModelOut]:
     return list_models(settings)
 
 
-@collection(router, "get", "/models/embedding", response_model=list[EmbeddingModelOut])
+@collection(router, "get", "/models/embedding", sdk_slash=False, response_model=list[EmbeddingModelOut])
 async def list_embedding_models(settings: SettingsDep) -> list[EmbeddingModelOut]:
     return [EmbeddingModelOut.from_info(i) for i in list_embeddings(settings)]

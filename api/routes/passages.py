@@ -45,7 +45,7 @@ def _zone(agent: Agent) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-@collection(router, "post", BASE, response_model=list[PassageOut])
+@collection(router, "post", BASE, sdk_slash=False, response_model=list[PassageOut])
 async def create_passage(
     agent: AgentDep, body: CreatePassage, session: SessionDep, actor: ActorDep, settings: SettingsDep
 ) -> list[PassageOut]:
@@ -60,7 +60,7 @@ async def create_passage(
     return [PassageOut.from_domain(p, agent.embedding_config) for p in rows]
 
 
-@collection(router, "get", BASE, response_model=list[PassageOut])
+@collection(router, "get", BASE, sdk_slash=False, response_model=list[PassageOut])
 async def list_passages(
     agent: AgentDep, session: SessionDep, actor: ActorDep, after: str | None = None, before: str | None = None,
     limit: int | None = None, search: str | None = None, ascending: bool = True,
