@@ -165,13 +165,12 @@ async def test_no_route_answers_garbage_with_a_500(http: httpx.AsyncClient, agen
     assert len(calls) > 25
 
 
-async def test_collections_answer_with_and_without_trailing_slash(
-    http: httpx.AsyncClient, agent_id: str
-) -> None:
+async def test_collections_answer_with_and_without_trailing_slash(http: httpx.AsyncClient) -> None:
     """No 307 round trip: letta-client sends `/v1/agents/`, hand-written clients often `/v1/agents`."""
+    agent_id = (await http.post("/v1/agents", json={"name": "slashes"})).json()["id"]
     for path in ("/v1/agents", "/v1/blocks", "/v1/tools", "/v1/models", "/v1/models/embedding",
                  f"/v1/agents/{agent_id}/core-memory/blocks", f"/v1/agents/{agent_id}/tools",
                  f"/v1/agents/{agent_id}/archival-memory"):  # fmt: skip
         for variant in (path, path + "/"):
             response = await http.get(variant)
-            assert response.status_code == 200 and isinstance(response.json(), list), variant
+            assert response.status_code == 200 and isinstance(response.json(), list), (variant, response.text)
