@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from letta_client import Letta, UnprocessableEntityError
 
-AGENT_FILES = sorted(Path("/work/shared/data/agent-files").rglob("*.af"))
+# shared/ sits beside the checkout (developers and CI alike).
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+AGENT_FILES = sorted((SHARED / "data" / "agent-files").rglob("*.af"))
 CUSTOM_TOOL = 'def lookup_order(order_id: str) -> str:\n    """Find an order.\n\n    Args:\n        order_id: The id.\n    """\n    return order_id\n'
 
 
