@@ -25,6 +25,7 @@ from engram.store import run_events
 from engram.store.models import Message
 from engram.store.models.base import utcnow
 from engram.tools import rules as tool_rules
+from engram.tools.builtin_schemas import BUILTINS_BY_NAME
 from engram.tools.executor import ToolContext, ToolResult, can_execute, execute_builtin
 
 HEARTBEAT_REASON = "[This is an automated system message hidden from the user] Function called using request_heartbeat=true, returning control"
@@ -121,7 +122,9 @@ class ToolActivities:
             return ToolResult(str(exc), True)
         args.pop(REQUEST_HEARTBEAT, None)
         if not can_execute(name):
-            return ToolResult(f"Error: tool '{name}' has no executor in this server yet (custom tools are not supported)", True)
+            builtin = BUILTINS_BY_NAME.get(name)
+            reason = builtin.unavailable if builtin and builtin.unavailable else "custom tools are not supported yet"
+            return ToolResult(f"Error: tool '{name}' is not available on this server ({reason})", True)
         ctx = ToolContext(session, inp.org_id, inp.agent_id, step_ids.memory_op_id(inp.run_id, inp.step_index, call["id"]))
         return await execute_builtin(ctx, name, args)
 

@@ -18,6 +18,7 @@ class BuiltinTool:
     properties: dict[str, Any]
     required: tuple[str, ...] = ()
     is_terminal: bool = False  # ends the turn under the base tool rules (send_message, memory_finish_edits)
+    unavailable: str | None = None  # attachable (Letta agents name it) but answers with this error when called
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -106,6 +107,23 @@ BUILTIN_TOOLS: tuple[BuiltinTool, ...] = (
     BuiltinTool(
         "memory_finish_edits", "letta_sleeptime_core", "Call when you have finished editing memory.", {}, (),
         is_terminal=True,
+    ),
+    # Letta's server-side built-ins: accepted so Letta code and agent files attach them unchanged; they need a
+    # search provider, network or a code sandbox, which this server does not provide yet.
+    BuiltinTool(
+        "web_search", "letta_builtin", "Search the web and return the top results.",
+        {"query": _s("What to search for.")}, ("query",),
+        unavailable="web search is not configured on this Engram server",
+    ),
+    BuiltinTool(
+        "fetch_webpage", "letta_builtin", "Fetch a web page and return its text.",
+        {"url": _s("The URL to fetch.")}, ("url",),
+        unavailable="fetching web pages is not configured on this Engram server",
+    ),
+    BuiltinTool(
+        "run_code", "letta_builtin", "Run code in a sandbox and return its output.",
+        {"code": _s("The source code to run."), "language": _s("python, js, ts, r or java.")}, ("code", "language"),
+        unavailable="code execution is not configured on this Engram server",
     ),
 )  # fmt: skip
 
