@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api.errors import install_error_handlers
+from api.limits import BodySizeLimit
 from api.routes import router as v1_router
 from engram.config import Settings
 from engram.ids import DEFAULT_ORG_ID
@@ -57,5 +58,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Engram", version=VERSION, lifespan=lifespan,
                   description="Letta-compatible API for durable, stateful agents on Temporal.")  # fmt: skip
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, settings=settings)
     app.include_router(v1_router)
     return app

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     default_embedding: str = Field(default="engram/hash-embedding", description="Embedding handle used when none given")
     idle_timeout_s: float = Field(default=1800.0, description="AgentWorkflow exits after this long with nothing to do")
     max_pending_turns: int = 32
+    max_request_bytes: int = Field(default=5_000_000, description="Largest JSON request body; bigger is a 413")
+    max_upload_bytes: int = Field(default=50_000_000, description="Largest upload (.af import, files); bigger is a 413")
+    max_messages_per_request: int = Field(default=100, description="Input messages per send; more is a 422")
+    max_message_chars: int = Field(default=1_000_000, description="Text of one input message; more is a 413")
 
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "ENGRAM_OPENAI_API_KEY")

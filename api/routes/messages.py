@@ -17,6 +17,7 @@ from temporalio.client import Client
 
 from api import idempotency
 from api.deps import ActorDep, SessionDep, SessionsDep, SettingsDep, TemporalDep
+from api.limits import check_turn_input
 from api.schemas.messages import (
     CancelRequest,
     CompactionResponse,
@@ -64,6 +65,8 @@ async def _create_or_attach(
     from engram.store import agents as agents_repo
     from engram.store import runs as runs_repo
 
+    input_messages = body.input_messages()
+    check_turn_input(input_messages, settings)
     key = idempotency.request_hash(agent_id, None, raw, route)
     async with sessions.begin() as session:
         await agents_repo.get_agent(session, org_id, agent_id)
@@ -72,7 +75,7 @@ async def _create_or_attach(
         )
         if duplicate is None:
             run = await runs_repo.create_run(
-                session, org_id, agent_id, input_messages=body.input_messages(),
+                session, org_id, agent_id, input_messages=input_messages,
                 request_config=body.request_config(), background=background, request_hash=key,
                 callback_url=callback_url,
             )  # fmt: skip

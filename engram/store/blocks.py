@@ -7,14 +7,23 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from engram.errors import Conflict, NotFound
+from engram.errors import Conflict, NotFound, PayloadTooLarge
 from engram.ids import new_id
 from engram.schemas.agent import BlockSpec
 from engram.store.models import AgentBlock, Block
 from engram.store.pagination import paginate
 
 
+MAX_BLOCK_VALUE_CHARS = 1_000_000  # hard ceiling; `limit` is the soft, model-visible one (Letta semantics)
+
+
+def check_block_value(value: str) -> None:
+    if len(value) > MAX_BLOCK_VALUE_CHARS:
+        raise PayloadTooLarge(f"block value has {len(value)} characters, more than the limit of {MAX_BLOCK_VALUE_CHARS}")
+
+
 def block_from_spec(org_id: str, spec: BlockSpec, block_id: str | None = None) -> Block:
+    check_block_value(spec.value)
     return Block(
         id=block_id or new_id("block"), organization_id=org_id, label=spec.label, value=spec.value,
         limit=spec.limit, description=spec.resolved_description(), read_only=spec.read_only, hidden=spec.hidden,
@@ -88,6 +97,8 @@ async def detach_block(session: AsyncSession, org_id: str, agent_id: str, block_
 
 async def update_block(session: AsyncSession, org_id: str, block_id: str, changes: dict[str, Any]) -> Block:
     """Apply field changes (wire names already mapped to columns); any change bumps the version."""
+    if isinstance(changes.get("value"), str):
+        check_block_value(changes["value"])
     block = await get_block(session, org_id, block_id)
     for key, value in changes.items():
         setattr(block, key, value)
