@@ -25,6 +25,7 @@ class Actor:
 
     org_id: str
     user_id: str = DEFAULT_USER_ID
+    is_admin: bool = False
 
 
 def get_settings(request: Request) -> Settings:
@@ -47,8 +48,8 @@ async def get_temporal(request: Request) -> Client:
 
 
 async def get_actor(request: Request) -> Actor:
-    # Single-tenant default; API-key authentication (issue "Reliability and security") plugs in here.
-    return Actor(org_id=DEFAULT_ORG_ID)
+    """The caller resolved from its API key by `api.auth.require_api_key`; open mode = the default org."""
+    return getattr(request.state, "actor", None) or Actor(org_id=DEFAULT_ORG_ID)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = DEFAULT_API_PORT
     api_key: SecretStr | None = Field(default=None, description="Single-tenant bearer key; unset = no auth, loopback only")
+    admin_key: SecretStr | None = Field(
+        default=None, description="Multi-tenant mode: this key manages organizations and their API keys"
+    )
 
     default_model: str = Field(default="engram/offline", description="Model handle used when an agent names none")
     default_embedding: str = Field(default="engram/hash-embedding", description="Embedding handle used when none given")

@@ -3,8 +3,18 @@
 from fastapi import APIRouter, Depends
 
 from api.auth import require_api_key
-
-from api.routes import agent_blocks, agent_file, agent_tools, agents, blocks, health, models, passages, tools
+from api.routes import (
+    admin,
+    agent_blocks,
+    agent_file,
+    agent_tools,
+    agents,
+    blocks,
+    health,
+    models,
+    passages,
+    tools,
+)
 from api.routes import messages as messages_routes
 from api.routes import runs as runs_routes
 
@@ -22,4 +32,5 @@ protected.include_router(tools.router)
 protected.include_router(models.router)
 protected.include_router(messages_routes.router)
 protected.include_router(runs_routes.router)
+protected.include_router(admin.router)
 router.include_router(protected)
