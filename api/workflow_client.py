@@ -86,6 +86,14 @@ async def cancel_run(client: Client, *, agent_id: str, run_id: str, conversation
         pass
 
 
+async def disable_agent(client: Client, *, agent_id: str) -> None:
+    """Make the agent's running workflow refuse new turns (e.g. it was deleted); none running is fine."""
+    try:
+        await client.get_workflow_handle(agent_workflow_id(agent_id)).signal(AgentWorkflow.set_disabled, True)
+    except RPCError:
+        pass
+
+
 async def agent_status(client: Client, agent_id: str, conversation_id: str | None = None) -> AgentStatus | None:
     """Busy run and queue length, or None when no workflow is running for the agent."""
     try:

@@ -8,6 +8,7 @@ continues-as-new at a turn boundary when history grows, and exits after `idle_ti
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -62,6 +63,7 @@ class AgentWorkflowInput:
     max_turns_per_run: int = 100  # continue-as-new after this many turns
     llm_heartbeat_timeout_s: float = 30.0
     generation: int = 0
+    is_disabled: bool = False  # set by the `set_disabled` signal (e.g. the agent was deleted); carried over CAN
 
 
 @dataclass
@@ -126,13 +128,7 @@ class AgentWorkflow:
         )
 
     def _carry_over(self) -> AgentWorkflowInput:
-        i = self.inp
-        return AgentWorkflowInput(
-            org_id=i.org_id, agent_id=i.agent_id, conversation_id=i.conversation_id, pending=list(self.pending),
-            idle_timeout_s=i.idle_timeout_s, max_pending_turns=i.max_pending_turns,
-            max_turns_per_run=i.max_turns_per_run, llm_heartbeat_timeout_s=i.llm_heartbeat_timeout_s,
-            generation=i.generation + 1,
-        )  # fmt: skip
+        return dataclasses.replace(self.inp, pending=list(self.pending), generation=self.inp.generation + 1)
 
     # --- one turn -------------------------------------------------------------------------------
 
@@ -213,6 +209,8 @@ class AgentWorkflow:
 
     @send_message.validator
     def _validate_send_message(self, req: TurnRequest) -> None:
+        if self.inp.is_disabled:
+            raise ApplicationError(f"agent {self.inp.agent_id} is disabled", type="AgentDisabled")
         if len(self.pending) >= self.inp.max_pending_turns:
             raise ApplicationError(f"agent {self.inp.agent_id} has {len(self.pending)} queued turns", type="QueueFull")
         if not req.run_id:
@@ -226,6 +224,10 @@ class AgentWorkflow:
         known = req.run_id in self.results or req.run_id == self.busy_run_id
         if not known and all(p.run_id != req.run_id for p in self.pending):
             self.pending.append(req)
+
+    @workflow.signal
+    def set_disabled(self, is_disabled: bool) -> None:
+        self.inp.is_disabled = is_disabled
 
     @workflow.signal
     def cancel_run(self, run_id: str) -> None:

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import ActorDep, AgentDep, SessionDep, SettingsDep
+from api.deps import ActorDep, AgentDep, SessionDep, SettingsDep, TemporalDep
 from api.routes._paths import clamp_limit, collection
 from api.schemas.agents import AgentStateOut, CreateAgent, UpdateAgent
 from api.schemas.common import DeleteResponse, Order, is_descending
 from api.schemas.models import llm_config
+from api.workflow_client import disable_agent
 from engram.context import compiler
 from engram.embed.registry import embedding_config
 from engram.store import agents as agent_store
@@ -106,8 +107,9 @@ async def update_agent(
 
 
 @router.delete("/agents/{agent_id}", response_model=DeleteResponse)
-async def delete_agent(agent: AgentDep, session: SessionDep, actor: ActorDep) -> DeleteResponse:
+async def delete_agent(agent: AgentDep, session: SessionDep, actor: ActorDep, temporal: TemporalDep) -> DeleteResponse:
     await agent_store.delete_agent(session, actor.org_id, agent.id)
+    await disable_agent(temporal, agent_id=agent.id)
     return DeleteResponse(message=f"Agent id={agent.id} successfully deleted")
 
 

@@ -127,3 +127,34 @@ async def test_idle_workflow_exits_and_next_message_restarts_it(loop, fake_llm) 
     _, result = await loop.send(agent_id, "second", workflow_input=wf_input)
     assert result.status == "completed"
     assert [r.text for r in await _rows(loop, agent_id) if r.role == "assistant"] == ["one", "two"]
+
+
+async def test_disabled_agent_rejects_new_turns_without_history(loop, fake_llm) -> None:
+    from temporalio.client import WorkflowUpdateFailedError
+
+    from api.workflow_client import disable_agent
+
+    model = _model()
+    fake_llm.script(model, [FakeReply.text("first")])
+    agent_id = await loop.agent(f"openai/{model}")
+    await loop.send(agent_id, "hello")
+    await disable_agent(loop.client, agent_id=agent_id)
+    from temporalio.api.enums.v1 import EventType
+
+    handle = loop.client.get_workflow_handle(agent_workflow_id(agent_id))
+    for _ in range(100):  # wait until the workflow has processed the signal
+        events = (await handle.fetch_history()).events
+        if events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and any(
+            e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED for e in events
+        ):
+            break
+        await asyncio.sleep(0.05)
+    events_before = len(events)
+    try:
+        await loop.send(agent_id, "are you there?")
+    except WorkflowUpdateFailedError as exc:
+        assert "disabled" in str(exc.cause)
+    else:
+        raise AssertionError("a disabled agent accepted a turn")
+    # the signal itself adds a few events; the rejected update adds none
+    assert len((await handle.fetch_history()).events) == events_before
