@@ -119,9 +119,10 @@ def _secrets(secrets: dict[str, Any] | list[Any] | None) -> dict[str, Any]:
     return dict(secrets or {})
 
 
-class CreateAgent(LettaRequest):
+class _AgentFields(LettaRequest):
+    """Fields create and update share (Letta's CreateAgent / UpdateAgent bodies)."""
+
     name: str | None = Field(default=None, min_length=1, max_length=500)
-    agent_type: str = Field(default="letta_v1_agent", max_length=64)
     system: str | None = None
     description: str | None = None
     metadata: dict[str, Any] | None = None
@@ -134,14 +135,9 @@ class CreateAgent(LettaRequest):
     compaction_settings: dict[str, Any] | None = None
     llm_config: dict[str, Any] | None = None
     embedding_config: dict[str, Any] | None = None
-    memory_blocks: list[CreateBlock] | None = None
     block_ids: list[str] | None = None
     tool_ids: list[str] | None = None
-    tools: list[str] | None = None
     tool_rules: ToolRules = None
-    include_base_tools: bool | None = None
-    include_base_tool_rules: bool | None = None
-    initial_message_sequence: list[dict[str, Any]] | None = None
     message_buffer_autoclear: bool | None = None
     enable_sleeptime: bool | None = None
     secrets: dict[str, Any] | list[Any] | None = None
@@ -149,6 +145,15 @@ class CreateAgent(LettaRequest):
     max_files_open: Int32 | None = None
     per_file_view_window_char_limit: Int32 | None = None
     hidden: bool | None = None
+
+
+class CreateAgent(_AgentFields):
+    agent_type: str = Field(default="letta_v1_agent", max_length=64)
+    memory_blocks: list[CreateBlock] | None = None
+    tools: list[str] | None = None
+    include_base_tools: bool | None = None
+    include_base_tool_rules: bool | None = None
+    initial_message_sequence: list[dict[str, Any]] | None = None
 
     def model_handle(self, default: str) -> str:
         return self.model or _handle_from_config(self.llm_config) or default
@@ -173,31 +178,8 @@ class CreateAgent(LettaRequest):
         )  # fmt: skip
 
 
-class UpdateAgent(LettaRequest):
-    name: str | None = Field(default=None, min_length=1, max_length=500)
+class UpdateAgent(_AgentFields):
     agent_type: str | None = Field(default=None, max_length=64)
-    system: str | None = None
-    description: str | None = None
-    metadata: dict[str, Any] | None = None
-    tags: list[Tag] | None = None
-    timezone: Timezone = None
-    model: Handle | None = None
-    embedding: Handle | None = None
-    model_settings: dict[str, Any] | None = None
-    context_window_limit: Int32 | None = None
-    compaction_settings: dict[str, Any] | None = None
-    llm_config: dict[str, Any] | None = None
-    embedding_config: dict[str, Any] | None = None
-    block_ids: list[str] | None = None
-    tool_ids: list[str] | None = None
-    tool_rules: ToolRules = None
-    message_buffer_autoclear: bool | None = None
-    enable_sleeptime: bool | None = None
-    secrets: dict[str, Any] | list[Any] | None = None
-    tool_exec_environment_variables: dict[str, Any] | list[Any] | None = None
-    max_files_open: Int32 | None = None
-    per_file_view_window_char_limit: Int32 | None = None
-    hidden: bool | None = None
     last_run_completion: datetime | None = None
     last_run_duration_ms: int | None = None
     last_stop_reason: str | None = Field(default=None, max_length=64)
