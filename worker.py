@@ -31,7 +31,7 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 def build_worker(client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Worker:
     llm = LlmActivities(sessions, settings)
-    tools = ToolActivities(sessions)
+    tools = ToolActivities(sessions, settings)
     turns = TurnActivities(sessions)
     return Worker(
         client,

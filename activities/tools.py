@@ -18,6 +18,7 @@ from activities import step_ids
 from activities.contracts import EXECUTE_TOOLS, ToolsInput, ToolsOutcome
 from activities.errors import to_application_error
 from activities.turn_state import REQUEST_HEARTBEAT, TurnState, load_turn_state
+from engram.config import Settings
 from engram.context.compiler import packaged_tool_result
 from engram.letta_messages import to_letta_messages
 from engram.store import messages as message_store
@@ -52,8 +53,9 @@ def parse_arguments(raw: str) -> dict[str, Any]:
 
 
 class ToolActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings | None = None) -> None:
         self.sessions = sessions
+        self.settings = settings
 
     @activity.defn(name=EXECUTE_TOOLS)
     async def execute_tools(self, inp: ToolsInput) -> ToolsOutcome:
@@ -125,7 +127,8 @@ class ToolActivities:
             builtin = BUILTINS_BY_NAME.get(name)
             reason = builtin.unavailable if builtin and builtin.unavailable else "custom tools are not supported yet"
             return ToolResult(f"Error: tool '{name}' is not available on this server ({reason})", True)
-        ctx = ToolContext(session, inp.org_id, inp.agent_id, step_ids.memory_op_id(inp.run_id, inp.step_index, call["id"]))
+        op_id = step_ids.memory_op_id(inp.run_id, inp.step_index, call["id"])
+        ctx = ToolContext(session, inp.org_id, inp.agent_id, op_id, settings=self.settings)
         return await execute_builtin(ctx, name, args)
 
 

@@ -21,7 +21,7 @@ from engram.errors import NotFound
 from engram.schemas.agent import BlockSpec
 from engram.store import blocks as block_store
 from engram.store.models import Block, MemoryOp
-from engram.tools import memory_tools
+from engram.tools import memory_search, memory_tools
 from engram.tools.memory_tools import ToolError
 
 CAS_ATTEMPTS = 8
@@ -41,6 +41,7 @@ class ToolContext:
     org_id: str
     agent_id: str
     op_id: str  # idempotency key of this call (derived from run, step and tool call id)
+    settings: Any = None  # engram.config.Settings: embedders for the archival tools
 
 
 Edit = Callable[[str], str]
@@ -102,9 +103,12 @@ async def memory_finish_edits(ctx: ToolContext) -> str:  # noqa: ARG001
 EXECUTORS: dict[str, Callable[..., Awaitable[str]]] = {
     f.__name__: f
     for f in (send_message, core_memory_append, core_memory_replace, memory_replace, memory_insert,
-              memory_rethink, memory_finish_edits)
+              memory_rethink, memory_finish_edits, memory_search.conversation_search,
+              memory_search.archival_memory_insert, memory_search.archival_memory_search)
 }  # fmt: skip
-MEMORY_EDITING = frozenset(EXECUTORS) - {"send_message", "memory_finish_edits"}
+MEMORY_EDITING = frozenset(EXECUTORS) - {
+    "send_message", "memory_finish_edits", "conversation_search", "archival_memory_insert", "archival_memory_search",
+}  # archival inserts are idempotent through passage ids derived from the op id
 
 
 def can_execute(name: str) -> bool:
