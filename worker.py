@@ -17,6 +17,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.llm import LlmActivities
+from activities.summarize import SummarizeActivities
 from activities.tools import ToolActivities
 from activities.turns import TurnActivities
 from engram.config import Settings
@@ -33,11 +34,13 @@ def build_worker(client: Client, settings: Settings, sessions: async_sessionmake
     llm = LlmActivities(sessions, settings)
     tools = ToolActivities(sessions, settings)
     turns = TurnActivities(sessions)
+    summarize = SummarizeActivities(sessions, settings)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[AgentWorkflow],
-        activities=[llm.llm_step, tools.execute_tools, turns.begin_turn, turns.finish_turn, turns.deliver_callback],
+        activities=[llm.llm_step, tools.execute_tools, turns.begin_turn, turns.finish_turn, turns.deliver_callback,
+                    summarize.summarize],
         workflow_runner=workflow_runner(),
         max_concurrent_activities=200,
         # Cancellation reaches an activity only in a heartbeat response; the default throttle (0.8 x the

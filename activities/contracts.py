@@ -14,6 +14,7 @@ LLM_STEP = "llm_step.v1"
 EXECUTE_TOOLS = "execute_tools.v1"
 FINISH_TURN = "finish_turn.v1"
 DELIVER_CALLBACK = "deliver_callback.v1"
+SUMMARIZE = "summarize.v1"
 
 # ApplicationError types the workflow reacts to (see activities/errors.py).
 CONTEXT_WINDOW_EXCEEDED = "ContextWindowExceeded"
@@ -21,6 +22,7 @@ PAYLOAD_TOO_LARGE = "PayloadTooLarge"
 NOT_FOUND = "NotFound"
 LLM_ERROR_TYPES = ("ProviderRejected", "UnknownModel", "RateLimited", "ProviderUnavailable", "LlmError")
 INVALID_LLM_RESPONSE = "InvalidLlmResponse"
+SYSTEM_PROMPT_TOO_LARGE = "SystemPromptTooLarge"
 
 
 @dataclass
@@ -99,3 +101,21 @@ class FinishTurnInput:
 class CallbackInput:
     org_id: str
     run_id: str
+
+
+@dataclass
+class SummarizeInput:
+    """Compact the agent's context before retrying step `step_index`; `attempt` counts compactions of the step."""
+
+    org_id: str
+    agent_id: str
+    run_id: str
+    step_index: int
+    attempt: int = 0
+    conversation_id: str | None = None
+
+
+@dataclass
+class SummarizeOutcome:
+    num_messages_before: int
+    num_messages_after: int

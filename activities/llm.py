@@ -21,10 +21,13 @@ from activities.errors import guard_payload_size, to_application_error
 from activities.streaming import DeltaWriter
 from activities.turn_state import TurnState, load_turn_state
 from engram.config import Settings
+from engram.context.compaction import TRIGGER_FRACTION, context_window, needs_compaction
 from engram.context.compiler import compile_context
 from engram.letta_messages import to_letta_messages
 from engram.llm import registry
 from engram.llm.base import LlmRequest, LlmResponse
+from engram.llm.errors import ContextWindowExceeded
+from engram.llm.tokens import estimate_tokens
 from engram.store import messages as message_store
 from engram.store import run_events
 from engram.store import steps as step_store
@@ -82,6 +85,11 @@ class LlmActivities:
         handle = (state.run.request_config or {}).get("override_model") or state.agent.model
         provider, model_name = registry.resolve(handle, self.settings)
         specs = state.tool_specs(list(allowed.names))
+        if needs_compaction(state.agent, messages, specs):  # Letta compacts at 0.9 x the window, before the call
+            raise ContextWindowExceeded(
+                f"the context (~{estimate_tokens(messages, specs)} tokens) is over {TRIGGER_FRACTION} x the "
+                f"context window of {context_window(state.agent)} tokens"
+            )
         request = LlmRequest(
             model=model_name, messages=messages, tools=specs, tool_choice=_tool_choice(state, allowed, specs),
             max_tokens=(state.agent.llm_config or {}).get("max_tokens"),

@@ -20,15 +20,20 @@ with workflow.unsafe.imports_passed_through():
         CONTEXT_WINDOW_EXCEEDED,
         INVALID_LLM_RESPONSE,
         LLM_ERROR_TYPES,
+        SYSTEM_PROMPT_TOO_LARGE,
         BeginTurnInput,
         CallbackInput,
         FinishTurnInput,
         LlmStepInput,
+        StepOutcome,
+        SummarizeInput,
         ToolsInput,
         Usage,
     )
     from workflows import steps
 
+MAX_COMPACTIONS_PER_STEP = 3  # Letta's max_summarizer_retries
+COMPACTION_PATCH = "compact-on-context-overflow"  # runs recorded before compaction existed failed instead
 HISTORY_EVENTS_LIMIT = 2_000
 HISTORY_BYTES_LIMIT = 1_000_000
 
@@ -145,10 +150,7 @@ class AgentWorkflow:
             stop_reason = "max_steps"
             for step_index in range(max(1, turn.max_steps)):
                 step_count += 1
-                outcome = await self._guarded(turn, steps.start_llm_step(
-                    LlmStepInput(self.inp.org_id, self.inp.agent_id, turn.run_id, step_index, self.inp.conversation_id),
-                    start.model, self.inp.llm_heartbeat_timeout_s,
-                ))  # fmt: skip
+                outcome = await self._llm_step_compacting(turn, step_index, start.model)
                 usage = _add(usage, outcome.usage)
                 keep, reason = outcome.keep_stepping, outcome.stop_reason
                 if outcome.tool_call_count:
@@ -169,6 +171,21 @@ class AgentWorkflow:
             return await self._finish(turn, _Failure("cancelled", "cancelled"), usage, step_count)
         finally:
             self.busy_run_id = None
+
+    async def _llm_step_compacting(self, turn: TurnRequest, step_index: int, model: str) -> StepOutcome:
+        """Run one LLM step; when the context overflows, compact it (summarize) and try the step again."""
+        step = LlmStepInput(self.inp.org_id, self.inp.agent_id, turn.run_id, step_index, self.inp.conversation_id)
+        for attempt in range(MAX_COMPACTIONS_PER_STEP + 1):
+            try:
+                return await self._guarded(turn, steps.start_llm_step(step, model, self.inp.llm_heartbeat_timeout_s))
+            except ActivityError as err:
+                overflowed = isinstance(err.cause, ApplicationError) and err.cause.type == CONTEXT_WINDOW_EXCEEDED
+                if not overflowed or attempt == MAX_COMPACTIONS_PER_STEP or not workflow.patched(COMPACTION_PATCH):
+                    raise
+            summarize = SummarizeInput(self.inp.org_id, self.inp.agent_id, turn.run_id, step_index, attempt,
+                                       self.inp.conversation_id)  # fmt: skip
+            await self._guarded(turn, steps.start_summarize(summarize))
+        raise AssertionError("unreachable")
 
     async def _guarded(self, turn: TurnRequest, handle: workflow.ActivityHandle):  # noqa: ANN202
         """Await an activity that `cancel_run` may cancel; a cancel requested just before is honoured too."""
@@ -254,6 +271,8 @@ def _failure_of(err: ActivityError) -> _Failure:
     message = str(cause) if cause is not None else str(err)
     if kind == CONTEXT_WINDOW_EXCEEDED:
         return _Failure("failed", "error", "context_window_exceeded", message)
+    if kind == SYSTEM_PROMPT_TOO_LARGE:
+        return _Failure("failed", "context_window_overflow_in_system_prompt", "context_window_overflow_in_system_prompt", message)
     if kind in LLM_ERROR_TYPES or kind is None:  # None: the retry budget ran out on timeouts
         return _Failure("failed", "llm_api_error", "llm_error", message)
     if kind == INVALID_LLM_RESPONSE:

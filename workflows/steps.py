@@ -18,11 +18,15 @@ with workflow.unsafe.imports_passed_through():
         LLM_STEP,
         NOT_FOUND,
         PAYLOAD_TOO_LARGE,
+        SUMMARIZE,
+        SYSTEM_PROMPT_TOO_LARGE,
         BeginTurnInput,
         CallbackInput,
         FinishTurnInput,
         LlmStepInput,
         StepOutcome,
+        SummarizeInput,
+        SummarizeOutcome,
         ToolsInput,
         ToolsOutcome,
         TurnStart,
@@ -56,6 +60,21 @@ def start_tools(inp: ToolsInput, summary: str, heartbeat_timeout_s: float) -> Ac
         EXECUTE_TOOLS, inp, result_type=ToolsOutcome, start_to_close_timeout=TOOLS_TIMEOUT,
         heartbeat_timeout=timedelta(seconds=max(heartbeat_timeout_s, 30.0)), retry_policy=DB_RETRY,
         cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED, summary=summary,
+    )  # fmt: skip
+
+
+SUMMARIZE_TIMEOUT = timedelta(minutes=5)
+SUMMARIZE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_attempts=4,
+    non_retryable_error_types=[CONTEXT_WINDOW_EXCEEDED, NOT_FOUND, SYSTEM_PROMPT_TOO_LARGE],
+)  # fmt: skip
+
+
+def start_summarize(inp: SummarizeInput) -> ActivityHandle[SummarizeOutcome]:
+    return workflow.start_activity(
+        SUMMARIZE, inp, result_type=SummarizeOutcome, start_to_close_timeout=SUMMARIZE_TIMEOUT,
+        heartbeat_timeout=timedelta(seconds=60), retry_policy=SUMMARIZE_RETRY,
+        summary=f"summarize context before step {inp.step_index + 1}",
     )  # fmt: skip
 
 

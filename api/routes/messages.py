@@ -36,7 +36,7 @@ from api.schemas.messages import (
 from api.sse import TERMINAL_STATUSES, StreamOptions, run_stream_response, safe_stop_reason, stream_run_events
 from engram.config import Settings
 from engram.errors import Conflict, InvalidInput
-from engram.ids import is_valid_id
+from engram.ids import is_valid_id, new_id
 from engram.store.models.run import Run
 
 router = APIRouter(prefix="/agents/{agent_id}", tags=["messages"])
@@ -315,6 +315,7 @@ async def reset_messages(
     newest = await messages_repo.list_messages(session, actor.org_id, agent_id, limit=1, order="desc")
     if newest:
         agent.context_start_position = max(agent.context_start_position or 0, newest[0].position + 1)
+        agent.summary_message_id = None  # a reset context starts empty: no summary either
         await session.flush()
     return await _agent_state_or_none(session, actor.org_id, agent)
 
@@ -343,14 +344,16 @@ async def _agent_state_or_none(session: AsyncSession, org_id: str, agent: Any) -
 
 @router.post("/summarize", response_model=CompactionResponse, summary="Compact the agent's context")
 async def summarize(
-    agent_id: str, session: SessionDep, actor: ActorDep, body: Annotated[CompactRequest | None, Body()] = None,  # noqa: ARG001 - accepted for Letta parity
+    agent_id: str, session: SessionDep, actor: ActorDep, settings: SettingsDep,
+    body: Annotated[CompactRequest | None, Body()] = None,  # noqa: ARG001 - accepted for Letta parity
 ) -> CompactionResponse:  # fmt: skip
-    """Compaction proper (an LLM summary of the evicted span) belongs to the summarizer; until it runs here this
-    reports the in-context message count and moves nothing, which is what Letta answers for a small context."""
-    from engram.store import agents as agents_repo
-    from engram.store import messages as messages_repo
+    """Compact now: summarize and evict the oldest in-context messages (the same sliding window the loop
+    uses on overflow). A context with a single turn has nothing to evict and is returned unchanged."""
+    from engram.context.compaction import compact
 
     check_agent_id(agent_id)
-    agent = await agents_repo.get_agent(session, actor.org_id, agent_id)
-    count = len(await messages_repo.in_context_messages(session, agent)) + 1  # + the system message
-    return CompactionResponse(num_messages_before=count, num_messages_after=count, summary="")
+    result = await compact(session, settings, actor.org_id, agent_id, op_id=f"compact:manual:{new_id('job')}")
+    return CompactionResponse(
+        num_messages_before=result.num_messages_before, num_messages_after=result.num_messages_after,
+        summary=result.summary,
+    )
