@@ -111,13 +111,13 @@ def settings(database_url: str, temporal_env: WorkflowEnvironment, tmp_path_fact
     )
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:  # noqa: ARG001 - hook signature
     global _exit_status
     _exit_status = int(exitstatus)
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config: pytest.Config) -> None:
+def pytest_unconfigure(config: pytest.Config) -> None:  # noqa: ARG001 - hook signature
     """temporalio's core can crash the interpreter at exit (sdk-python#300, exit 134/139) after a green run.
 
     Exit with pytest's own status once everything (including the summary) is done.

@@ -13,7 +13,6 @@ from engram.schemas.agent import BlockSpec
 from engram.store.models import AgentBlock, Block
 from engram.store.pagination import paginate
 
-
 MAX_BLOCK_VALUE_CHARS = 1_000_000  # hard ceiling; `limit` is the soft, model-visible one (Letta semantics)
 
 

@@ -7,9 +7,9 @@ Create Date: 2026-11-25 06:22:00.939750
 
 from collections.abc import Sequence
 
+import pgvector.sqlalchemy
 import sqlalchemy as sa
 from alembic import op
-import pgvector.sqlalchemy
 from sqlalchemy.dialects import postgresql
 
 # Dimensions that get an HNSW (cosine) index: MiniLM/offline 384, OpenAI small 1536, large 3072 is too big
