@@ -11,7 +11,7 @@ from engram.errors import Conflict, NotFound, PayloadTooLarge
 from engram.ids import new_id
 from engram.schemas.agent import BlockSpec
 from engram.store.models import AgentBlock, Block
-from engram.store.pagination import paginate
+from engram.store.pagination import page_attached, paginate
 
 MAX_BLOCK_VALUE_CHARS = 1_000_000  # hard ceiling; `limit` is the soft, model-visible one (Letta semantics)
 
@@ -158,12 +158,5 @@ async def page_agent_blocks(
     session: AsyncSession, org_id: str, agent_id: str, *, after: str | None = None, before: str | None = None,
     limit: int | None = 100, descending: bool = True,
 ) -> list[Block]:  # fmt: skip
-    stmt = (
-        select(Block)
-        .join(AgentBlock, AgentBlock.block_id == Block.id)
-        .where(AgentBlock.agent_id == agent_id, AgentBlock.organization_id == org_id)
-    )
-    return await paginate(
-        session, stmt, id_column=Block.id, order_columns=[Block.created_at, Block.id],
-        after=after, before=before, limit=limit, descending=descending,
-    )  # fmt: skip
+    return await page_attached(session, Block, AgentBlock, "block_id", org_id, agent_id, after=after, before=before,
+                               limit=limit, descending=descending)  # fmt: skip

@@ -54,3 +54,19 @@ async def paginate(
         stmt = stmt.limit(limit)
     rows = list((await session.scalars(stmt)).all())
     return rows[::-1] if reverse else rows
+
+
+async def page_attached(
+    session: AsyncSession, entity: Any, link: Any, link_column: str, org_id: str, agent_id: str, *,
+    after: str | None = None, before: str | None = None, limit: int | None = None, descending: bool = True,
+) -> list[Any]:  # fmt: skip
+    """A page of the `entity` rows (blocks, tools) attached to an agent through the `link` table."""
+    stmt = (
+        select(entity)
+        .join(link, getattr(link, link_column) == entity.id)
+        .where(link.agent_id == agent_id, link.organization_id == org_id)
+    )
+    return await paginate(
+        session, stmt, id_column=entity.id, order_columns=[entity.created_at, entity.id],
+        after=after, before=before, limit=limit, descending=descending,
+    )  # fmt: skip

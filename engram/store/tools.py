@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from engram.errors import Conflict, NotFound
 from engram.ids import new_id
 from engram.store.models import AgentTool, Tool
-from engram.store.pagination import paginate
+from engram.store.pagination import page_attached, paginate
 from engram.tools.builtin_schemas import BUILTIN_TOOLS
 
 
@@ -106,15 +106,8 @@ async def page_agent_tools(
     session: AsyncSession, org_id: str, agent_id: str, *, after: str | None = None, before: str | None = None,
     limit: int | None = 10, descending: bool = True,
 ) -> list[Tool]:  # fmt: skip
-    stmt = (
-        select(Tool)
-        .join(AgentTool, AgentTool.tool_id == Tool.id)
-        .where(AgentTool.agent_id == agent_id, AgentTool.organization_id == org_id)
-    )
-    return await paginate(
-        session, stmt, id_column=Tool.id, order_columns=[Tool.created_at, Tool.id],
-        after=after, before=before, limit=limit, descending=descending,
-    )  # fmt: skip
+    return await page_attached(session, Tool, AgentTool, "tool_id", org_id, agent_id, after=after, before=before,
+                               limit=limit, descending=descending)  # fmt: skip
 
 
 async def find_tool_by_name(session: AsyncSession, org_id: str, name: str) -> Tool | None:
