@@ -1,4 +1,4 @@
-"""The `engram` command: up, status, chat, db upgrade, and the single components (api, worker).
+"""The `engram` command: up, status, chat, db upgrade, keys, and the single components (api, worker).
 
 argparse keeps the CLI dependency-free. Commands that may import temporalio (api, worker) leave with
 `os._exit`, because the SDK can crash the interpreter at exit (sdk-python#300) after a clean run.
@@ -7,9 +7,11 @@ argparse keeps the CLI dependency-free. Commands that may import temporalio (api
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib import metadata
 
 from pydantic import ValidationError
@@ -91,27 +93,51 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     return run_chat(url, args.agent, settings=settings, model=args.model)
 
 
+@contextmanager
+def _database(url: str | None, settings: Settings) -> Iterator[str]:
+    """The database to work on: `url`, ENGRAM_DATABASE_URL, or the embedded one (started if needed)."""
+    from engram.runtime.supervisor import APP_DATABASE
+
+    url = url or settings.database_url
+    if url:
+        yield url
+        return
+    from engram.runtime.embedded_postgres import start_embedded_postgres
+
+    server = start_embedded_postgres(settings.pgdata_dir)
+    try:
+        yield server.create_database(APP_DATABASE)
+    finally:
+        if not server.adopted:
+            server.stop()
+
+
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from engram.errors import VectorExtensionMissing
-    from engram.runtime.supervisor import APP_DATABASE, redact
+    from engram.runtime.supervisor import redact
     from engram.store.migrate import current_revision, upgrade
 
-    url = args.url or settings.database_url
-    server = None
-    if not url:
-        from engram.runtime.embedded_postgres import start_embedded_postgres
+    with _database(args.url, settings) as url:
+        try:
+            upgrade(url)
+            _out(f"{redact(url)}: at revision {current_revision(url)}")
+        except VectorExtensionMissing as exc:
+            _out(f"error: {exc}", err=True)
+            return 1
+    return 0
 
-        server = start_embedded_postgres(settings.pgdata_dir)
-        url = server.create_database(APP_DATABASE)
-    try:
-        upgrade(url)
-        _out(f"{redact(url)}: at revision {current_revision(url)}")
-    except VectorExtensionMissing as exc:
-        _out(f"error: {exc}", err=True)
-        return 1
-    finally:
-        if server is not None and not server.adopted:
-            server.stop()
+
+def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
+    from engram.errors import EngramError
+    from engram.runtime.keys import run_keys_command
+
+    with _database(args.url, settings) as url:
+        try:
+            for line in asyncio.run(run_keys_command(url, args.keys_command, args.target, args.name)):
+                _out(line)
+        except EngramError as exc:
+            _out(f"error: {exc}", err=True)
+            return 1
     return 0
 
 
@@ -168,6 +194,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upgrade.add_argument("--url", default=None, help="SQLAlchemy or libpq URL of the database to migrate")
     upgrade.set_defaults(func=cmd_db_upgrade)
+
+    keys = sub.add_parser("keys", help="organizations and API keys (multi-tenant mode, ENGRAM_ADMIN_KEY)")
+    keys.add_argument("keys_command", choices=["create-org", "list-orgs", "issue", "list", "revoke"],
+                      help="create-org NAME | list-orgs | issue ORG_ID [--name N] | list ORG_ID | revoke KEY_ID")
+    keys.add_argument("target", nargs="?", default="", help="organization name, organization id or key id")
+    keys.add_argument("--name", default="", help="a label for an issued key")
+    keys.add_argument("--url", default=None, help="database URL (default ENGRAM_DATABASE_URL or the embedded one)")
+    keys.set_defaults(func=cmd_keys)
 
     sub.add_parser("api", help="run only the API server (docker-compose)").set_defaults(func=cmd_api)
     sub.add_parser("worker", help="run only the Temporal worker (docker-compose)").set_defaults(
