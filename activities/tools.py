@@ -128,7 +128,8 @@ class ToolActivities:
             reason = builtin.unavailable if builtin and builtin.unavailable else "custom tools are not supported yet"
             return ToolResult(f"Error: tool '{name}' is not available on this server ({reason})", True)
         op_id = step_ids.memory_op_id(inp.run_id, inp.step_index, call["id"])
-        ctx = ToolContext(session, inp.org_id, inp.agent_id, op_id, settings=self.settings)
+        ctx = ToolContext(session, inp.org_id, inp.agent_id, op_id, settings=self.settings,
+                          conversation_id=inp.conversation_id)
         return await execute_builtin(ctx, name, args)
 
 

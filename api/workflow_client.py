@@ -48,7 +48,7 @@ async def submit_turn(
         start = WithStartWorkflowOperation(
             AgentWorkflow.run, workflow_input or default_workflow_input(settings, org_id, agent_id, conversation_id),
             id=workflow_id, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, task_queue=settings.task_queue,
-            static_summary=f"agent {agent_id}",
+            static_summary=f"agent {agent_id}" + (f" conversation {conversation_id}" if conversation_id else ""),
         )  # fmt: skip
         try:
             handle = await client.start_update_with_start_workflow(
@@ -86,10 +86,11 @@ async def cancel_run(client: Client, *, agent_id: str, run_id: str, conversation
         pass
 
 
-async def disable_agent(client: Client, *, agent_id: str) -> None:
-    """Make the agent's running workflow refuse new turns (e.g. it was deleted); none running is fine."""
+async def disable_agent(client: Client, *, agent_id: str, conversation_id: str | None = None) -> None:
+    """Make the agent's (or one of its conversations') running workflow refuse new turns (e.g. it was
+    deleted); none running is fine."""
     try:
-        await client.get_workflow_handle(agent_workflow_id(agent_id)).signal(AgentWorkflow.set_disabled, True)
+        await client.get_workflow_handle(agent_workflow_id(agent_id, conversation_id)).signal(AgentWorkflow.set_disabled, True)
     except RPCError:
         pass
 

@@ -15,6 +15,7 @@ from api.routes import (
     passages,
     tools,
 )
+from api.routes import conversations as conversations_routes
 from api.routes import messages as messages_routes
 from api.routes import runs as runs_routes
 
@@ -32,5 +33,6 @@ protected.include_router(tools.router)
 protected.include_router(models.router)
 protected.include_router(messages_routes.router)
 protected.include_router(runs_routes.router)
+protected.include_router(conversations_routes.router)
 protected.include_router(admin.router)
 router.include_router(protected)

@@ -108,8 +108,12 @@ async def update_agent(
 
 @router.delete("/agents/{agent_id}", response_model=DeleteResponse)
 async def delete_agent(agent: AgentDep, session: SessionDep, actor: ActorDep, temporal: TemporalDep) -> DeleteResponse:
+    from engram.store.conversations import conversation_ids
+
+    threads = [None, *await conversation_ids(session, actor.org_id, agent.id)]  # its conversations end with it
     await agent_store.delete_agent(session, actor.org_id, agent.id)
-    await disable_agent(temporal, agent_id=agent.id)
+    for conversation_id in threads:
+        await disable_agent(temporal, agent_id=agent.id, conversation_id=conversation_id)
     return DeleteResponse(message=f"Agent id={agent.id} successfully deleted")
 
 

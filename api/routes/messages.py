@@ -59,7 +59,7 @@ async def _raw_body(request: Request) -> dict[str, Any]:
 async def _create_or_attach(
     request: Request, sessions: async_sessionmaker[AsyncSession], settings: Settings, temporal: Client,
     org_id: str, agent_id: str, body: LettaRequest, raw: dict[str, Any], route: str, *,
-    background: bool = False, callback_url: str | None = None, wait: bool = False,
+    background: bool = False, callback_url: str | None = None, wait: bool = False, conversation_id: str | None = None,
 ) -> tuple[Run, Any]:  # fmt: skip
     """(run, TurnResult | None): a fresh run submitted to the workflow, or the run a retry duplicates."""
     from engram.store import agents as agents_repo
@@ -67,7 +67,7 @@ async def _create_or_attach(
 
     input_messages = body.input_messages()
     check_turn_input(input_messages, settings)
-    key = idempotency.request_hash(agent_id, None, raw, route)
+    key = idempotency.request_hash(agent_id, conversation_id, raw, route)
     async with sessions.begin() as session:
         await agents_repo.get_agent(session, org_id, agent_id)
         duplicate = await idempotency.find_duplicate(
@@ -77,7 +77,7 @@ async def _create_or_attach(
             run = await runs_repo.create_run(
                 session, org_id, agent_id, input_messages=input_messages,
                 request_config=body.request_config(), background=background, request_hash=key,
-                callback_url=callback_url,
+                callback_url=callback_url, conversation_id=conversation_id,
             )  # fmt: skip
     if duplicate is not None:
         if duplicate.status == "created":
@@ -193,16 +193,17 @@ def _stream_options(body: LettaStreamingRequest | LettaStreamRequest) -> StreamO
 async def _send(
     request: Request, agent_id: str, sessions: async_sessionmaker[AsyncSession], settings: Settings,
     temporal: Client, org_id: str, body: LettaStreamingRequest | LettaStreamRequest, route: str, *,
-    force_stream: bool = False,
+    force_stream: bool = False, conversation_id: str | None = None,
 ) -> Response:  # fmt: skip
     raw = await _raw_body(request)
     streaming = force_stream or bool(getattr(body, "streaming", False))
     if streaming:
         run, _ = await _create_or_attach(request, sessions, settings, temporal, org_id, agent_id, body, raw, route,
-                                         background=bool(getattr(body, "background", False)))  # fmt: skip
+                                         background=bool(getattr(body, "background", False)),
+                                         conversation_id=conversation_id)  # fmt: skip
         return run_stream_response(request, org_id, run.id, _stream_options(body))  # type: ignore[arg-type]
     run, result = await _create_or_attach(request, sessions, settings, temporal, org_id, agent_id, body, raw, route,
-                                          wait=True)  # fmt: skip
+                                          wait=True, conversation_id=conversation_id)  # fmt: skip
     if result is None:
         if run.status not in TERMINAL_STATUSES:
             await _wait_for_run(request, org_id, run.id)

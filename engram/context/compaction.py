@@ -168,8 +168,11 @@ async def _compact(
         "id": summary_id, "organization_id": org_id, "agent_id": agent_id, "conversation_id": conversation_id,
         "role": "user", "content": [{"type": "text", "text": text}], "text": text, "created_at": now,
     }])  # fmt: skip
-    agent.summary_message_id = summary_id
-    agent.context_start_position = kept[0].position
+    from engram.store.conversations import context_holder
+
+    holder = await context_holder(session, agent, conversation_id)  # the agent, or the conversation's own row
+    holder.summary_message_id = summary_id
+    holder.context_start_position = kept[0].position
     await session.flush()
     await refresh_system_message(session, org_id, agent_id, conversation_id=conversation_id, force=True)
     return CompactionResult(before, len(kept) + 2, summary)

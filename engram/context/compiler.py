@@ -94,9 +94,12 @@ async def refresh_system_message(
 
     The API calls this right after creating an agent so its message list starts with the system message.
     """
+    from engram.store.conversations import context_holder
+
     agent = await agent_store.get_agent(session, org_id, agent_id)
+    holder = await context_holder(session, agent, conversation_id)  # the agent, or the conversation's own row
     blocks = await block_store.list_agent_blocks(session, org_id, agent_id)
-    existing = await message_store.find_message(session, org_id, agent.system_message_id) if agent.system_message_id else None
+    existing = await message_store.find_message(session, org_id, holder.system_message_id) if holder.system_message_id else None
     in_context = len(await message_store.in_context_messages(session, agent, conversation_id))
     recall = max(0, await message_store.count_messages(session, org_id, agent_id) - in_context - 1)
     now = utcnow()
@@ -105,16 +108,17 @@ async def refresh_system_message(
         message_id = new_id("message")
         await message_store.insert_messages(session, [{
             "id": message_id, "organization_id": org_id, "agent_id": agent_id, "role": "system",
-            "content": [{"type": "text", "text": text}], "text": text, "created_at": now,
+            "conversation_id": conversation_id, "content": [{"type": "text", "text": text}], "text": text,
+            "created_at": now,
         }])  # fmt: skip
-        agent.system_message_id = message_id
-        agent.system_compiled_at = now
+        holder.system_message_id = message_id
+        holder.system_compiled_at = now
         await session.flush()
         return await message_store.get_message(session, org_id, message_id)
     if force or _METADATA.sub("", existing.text) != _METADATA.sub("", text):
         existing.content = [{"type": "text", "text": text}]
         existing.text = text
-        agent.system_compiled_at = now
+        holder.system_compiled_at = now
         await session.flush()
     return existing
 

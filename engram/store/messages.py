@@ -58,19 +58,25 @@ async def find_message(session: AsyncSession, org_id: str, message_id: str) -> M
 
 
 async def in_context_messages(session: AsyncSession, agent: Agent, conversation_id: str | None = None) -> list[Message]:
-    """[summary] + rows at or after `context_start_position`, excluding the system row (compiled separately)."""
+    """[summary] + rows at or after `context_start_position`, excluding the system row (compiled separately).
+
+    The window pointers are the agent's for its own thread, the conversation's for a conversation.
+    """
+    from engram.store.conversations import context_holder
+
+    holder = await context_holder(session, agent, conversation_id)
     out: list[Message] = []
-    if agent.summary_message_id:
-        summary = await find_message(session, agent.organization_id, agent.summary_message_id)
+    if holder.summary_message_id:
+        summary = await find_message(session, agent.organization_id, holder.summary_message_id)
         if summary is not None:
             out.append(summary)
     query = select(Message).where(
         Message.agent_id == agent.id,
         Message.organization_id == agent.organization_id,
-        Message.position >= agent.context_start_position,
+        Message.position >= holder.context_start_position,
         _conversation_filter(conversation_id),
     )
-    excluded = [i for i in (agent.system_message_id, agent.summary_message_id) if i]
+    excluded = [i for i in (holder.system_message_id, holder.summary_message_id) if i]
     if excluded:
         query = query.where(Message.id.not_in(excluded))
     out.extend(await session.scalars(query.order_by(Message.position)))
@@ -95,18 +101,18 @@ async def count_messages(session: AsyncSession, org_id: str, agent_id: str) -> i
 async def list_messages(
     session: AsyncSession, org_id: str, agent_id: str, *, conversation_id: str | None = None,
     after: str | None = None, before: str | None = None, limit: int = 100, order: str = "desc",
-    run_id: str | None = None,
+    run_id: str | None = None, default_thread: bool = False,
 ) -> list[Message]:  # fmt: skip
     """All of an agent's rows (recall memory) for API pagination.
 
     Cursors are message ids relative to `order`: under "desc" `after` means older, under "asc" newer.
-    `conversation_id=None` lists every row of the agent.
+    `conversation_id=None` lists every row of the agent; `default_thread` only the agent's own thread's.
     """
     if order not in ("asc", "desc"):
         raise InvalidInput(f"order must be 'asc' or 'desc', got {order!r}")
     query = select(Message).where(Message.agent_id == agent_id, Message.organization_id == org_id)
-    if conversation_id is not None:
-        query = query.where(Message.conversation_id == conversation_id)
+    if conversation_id is not None or default_thread:
+        query = query.where(_conversation_filter(conversation_id))
     if run_id is not None:
         query = query.where(Message.run_id == run_id)
     newer_first = order == "desc"

@@ -42,6 +42,7 @@ class ToolContext:
     agent_id: str
     op_id: str  # idempotency key of this call (derived from run, step and tool call id)
     settings: Any = None  # engram.config.Settings: embedders for the archival tools
+    conversation_id: str | None = None  # the thread being served (None = the agent's own); recall stays in it
 
 
 Edit = Callable[[str], str]

@@ -131,6 +131,9 @@ async def conversation_search(
         Message.role.in_(roles or ["user", "assistant"]), Message.role != "tool", Message.role != "system",
         Message.text != "",
     )  # fmt: skip
+    # Threads are private: a conversation searches its own messages, the agent's own thread only its own.
+    thread = ctx.conversation_id
+    stmt = stmt.where(Message.conversation_id.is_(None) if thread is None else Message.conversation_id == thread)
     earlier_search = Message.tool_calls.cast(Text).contains('"conversation_search"')
     stmt = stmt.where(or_(Message.tool_calls.is_(None), ~earlier_search))  # earlier searches would echo themselves
     start, end = _parse_when(start_date, end_of_day=False), _parse_when(end_date, end_of_day=True)

@@ -3,6 +3,7 @@
 from engram.store.models.agent import Agent, AgentBlock, AgentTool
 from engram.store.models.base import Base
 from engram.store.models.block import Block, MemoryOp
+from engram.store.models.conversation import Conversation
 from engram.store.models.message import Message
 from engram.store.models.passage import AgentArchive, Archive, Passage
 from engram.store.models.run import Run, RunEvent, Step
@@ -10,6 +11,6 @@ from engram.store.models.tenancy import ApiKey, Organization
 from engram.store.models.tool import Tool
 
 __all__ = [
-    "Agent", "AgentArchive", "AgentBlock", "AgentTool", "ApiKey", "Archive", "Base", "Block",
+    "Agent", "AgentArchive", "AgentBlock", "AgentTool", "ApiKey", "Archive", "Base", "Block", "Conversation",
     "MemoryOp", "Message", "Organization", "Passage", "Run", "RunEvent", "Step", "Tool",
 ]  # fmt: skip
