@@ -31,6 +31,7 @@ from engram.llm.tokens import estimate_tokens
 from engram.store import messages as message_store
 from engram.store import run_events
 from engram.store import steps as step_store
+from engram.store.conversations import context_holder
 from engram.store.models import Message
 from engram.store.models.base import utcnow
 from engram.tools import rules as tool_rules
@@ -82,13 +83,14 @@ class LlmActivities:
             history = state.calls_before(inp.step_index)
             allowed = tool_rules.allowed_tools(state.rules, state.tool_names, history, state.last_tool_output())
             messages = await compile_context(session, inp.org_id, inp.agent_id, inp.conversation_id)
+            thread_limit = (await context_holder(session, state.agent, inp.conversation_id)).context_window_limit
         handle = (state.run.request_config or {}).get("override_model") or state.agent.model
         provider, model_name = registry.resolve(handle, self.settings)
         specs = state.tool_specs(list(allowed.names))
-        if needs_compaction(state.agent, messages, specs):  # Letta compacts at 0.9 x the window, before the call
+        if needs_compaction(state.agent, messages, specs, thread_limit):  # Letta compacts at 0.9 x the window, before the call
             raise ContextWindowExceeded(
                 f"the context (~{estimate_tokens(messages, specs)} tokens) is over {TRIGGER_FRACTION} x the "
-                f"context window of {context_window(state.agent)} tokens"
+                f"context window of {context_window(state.agent, thread_limit)} tokens"
             )
         request = LlmRequest(
             model=model_name, messages=messages, tools=specs, tool_choice=_tool_choice(state, allowed, specs),

@@ -55,13 +55,17 @@ class CompactionResult:
     summary: str
 
 
-def context_window(agent: Agent) -> int:
+def context_window(agent: Agent, thread_limit: int | None = None) -> int:
+    """The model's window, capped by the agent's limit and by the conversation's own (`thread_limit`)."""
     window = (agent.llm_config or {}).get("context_window") or DEFAULT_CONTEXT_WINDOW
-    return min(window, agent.context_window_limit) if agent.context_window_limit else window
+    for limit in (agent.context_window_limit, thread_limit):
+        if limit:
+            window = min(window, limit)
+    return window
 
 
-def needs_compaction(agent: Agent, messages: list[ChatMessage], tools: list) -> bool:
-    return estimate_tokens(messages, tools) > TRIGGER_FRACTION * context_window(agent)
+def needs_compaction(agent: Agent, messages: list[ChatMessage], tools: list, thread_limit: int | None = None) -> bool:
+    return estimate_tokens(messages, tools) > TRIGGER_FRACTION * context_window(agent, thread_limit)
 
 
 def _cut_points(rows: list[Message]) -> list[int]:
@@ -149,9 +153,12 @@ async def compact(
 async def _compact(
     session: AsyncSession, settings: Settings, org_id: str, agent_id: str, op_id: str, conversation_id: str | None
 ) -> CompactionResult:
+    from engram.store.conversations import context_holder
+
     agent = await agent_store.get_agent(session, org_id, agent_id)
+    holder = await context_holder(session, agent, conversation_id)  # the agent, or the conversation's own row
     system = await refresh_system_message(session, org_id, agent_id, conversation_id=conversation_id)
-    window = context_window(agent)
+    window = context_window(agent, holder.context_window_limit)
     if estimate_tokens([ChatMessage(role="system", content=system.text)], []) > window:
         raise SystemPromptTooLarge(f"the system prompt alone exceeds the context window of {window} tokens")
     rows = await message_store.in_context_messages(session, agent, conversation_id)
@@ -168,9 +175,6 @@ async def _compact(
         "id": summary_id, "organization_id": org_id, "agent_id": agent_id, "conversation_id": conversation_id,
         "role": "user", "content": [{"type": "text", "text": text}], "text": text, "created_at": now,
     }])  # fmt: skip
-    from engram.store.conversations import context_holder
-
-    holder = await context_holder(session, agent, conversation_id)  # the agent, or the conversation's own row
     holder.summary_message_id = summary_id
     holder.context_start_position = kept[0].position
     await session.flush()

@@ -11,7 +11,14 @@ import asyncio
 from typing import Any
 
 import pytest
-from letta_client import AsyncLetta, ConflictError, Letta, NotFoundError, UnprocessableEntityError
+from letta_client import (
+    APIStatusError,
+    AsyncLetta,
+    ConflictError,
+    Letta,
+    NotFoundError,
+    UnprocessableEntityError,
+)
 from letta_client.types.agents.letta_streaming_response import LettaPing, LettaStopReason
 
 from engram.ids import DEFAULT_ORG_ID, new_id
@@ -225,3 +232,18 @@ async def test_two_conversations_of_one_agent_run_on_their_own_workflows(
     assert all(r.status == "completed" for r in rows)
     first, second = sorted(rows, key=lambda r: r.created_at)
     assert second.created_at < first.completed_at  # both were in flight at once (overlap, not a duration)
+
+
+@pytest.mark.usefixtures("worker_running")
+def test_a_conversations_context_window_limit_applies_to_that_thread_only(letta: Letta) -> None:
+    agent_id = _new_agent(letta, "small-window")
+    tiny = letta.conversations.create(agent_id=agent_id, context_window_limit=50)
+    with pytest.raises(APIStatusError) as err:  # the SDK raises the stream's error event
+        _send(letta, tiny.id, "Hello.")
+    assert "context_window_overflow_in_system_prompt" in str(
+        err.value
+    )  # its system prompt alone is over 50 tokens
+    roomy = letta.conversations.create(agent_id=agent_id)
+    assert [c.stop_reason for c in _send(letta, roomy.id, "Hello.") if isinstance(c, LettaStopReason)] == [
+        "end_turn"
+    ]
