@@ -22,5 +22,6 @@ up:                 ## start the local stack in the foreground
 ci:                 ## what CI runs on a clean checkout
 	./.ci/run
 
+.PHONY: bench
 bench:              ## benchmarks (bench/README.md); figures printed and written to bench/results/
 	$(PY) -m bench.run
