@@ -67,6 +67,7 @@ class AgentWorkflowInput:
     max_pending_turns: int = 32
     max_turns_per_run: int = 100  # continue-as-new after this many turns
     llm_heartbeat_timeout_s: float = 30.0
+    llm_retry_initial_interval_s: float | None = None  # None: LLM_RETRY's 2 s (tests shrink it)
     generation: int = 0
     is_disabled: bool = False  # set by the `set_disabled` signal (e.g. the agent was deleted); carried over CAN
 
@@ -177,7 +178,10 @@ class AgentWorkflow:
         step = LlmStepInput(self.inp.org_id, self.inp.agent_id, turn.run_id, step_index, self.inp.conversation_id)
         for attempt in range(MAX_COMPACTIONS_PER_STEP + 1):
             try:
-                return await self._guarded(turn, steps.start_llm_step(step, model, self.inp.llm_heartbeat_timeout_s))
+                handle = steps.start_llm_step(
+                    step, model, self.inp.llm_heartbeat_timeout_s, self.inp.llm_retry_initial_interval_s
+                )
+                return await self._guarded(turn, handle)
             except ActivityError as err:
                 overflowed = isinstance(err.cause, ApplicationError) and err.cause.type == CONTEXT_WINDOW_EXCEEDED
                 if not overflowed or attempt == MAX_COMPACTIONS_PER_STEP or not workflow.patched(COMPACTION_PATCH):

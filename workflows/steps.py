@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 from temporalio import workflow
@@ -46,10 +47,16 @@ FINISH_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interv
 CALLBACK_RETRY = RetryPolicy(maximum_attempts=1)
 
 
-def start_llm_step(step: LlmStepInput, model: str, heartbeat_timeout_s: float) -> ActivityHandle[StepOutcome]:
+def start_llm_step(
+    step: LlmStepInput, model: str, heartbeat_timeout_s: float, retry_initial_interval_s: float | None = None
+) -> ActivityHandle[StepOutcome]:
+    """retry_initial_interval_s overrides LLM_RETRY's first backoff (tests shrink it; the attempt count stays)."""
+    retry = LLM_RETRY
+    if retry_initial_interval_s is not None:
+        retry = dataclasses.replace(LLM_RETRY, initial_interval=timedelta(seconds=retry_initial_interval_s))
     return workflow.start_activity(
         LLM_STEP, step, result_type=StepOutcome, start_to_close_timeout=LLM_STEP_TIMEOUT,
-        heartbeat_timeout=timedelta(seconds=heartbeat_timeout_s), retry_policy=LLM_RETRY,
+        heartbeat_timeout=timedelta(seconds=heartbeat_timeout_s), retry_policy=retry,
         cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         summary=f"llm step {step.step_index + 1} ({model})",
     )  # fmt: skip

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response
 
-from api.deps import ActorDep, SessionDep
+from api.deps import ActorDep, SessionDep, SettingsDep
 from api.routes.messages import expand_rows
 from api.schemas.messages import RunOut, RunStreamRequest, RunUsage, StepOut
 from api.sse import StreamOptions, run_stream_response
@@ -39,7 +39,7 @@ async def _get_run(session: Any, org_id: str, run_id: str) -> Any:
 @router.get("/", response_model=list[RunOut], summary="List runs (newest first by default)")
 @router.get("", response_model=list[RunOut], include_in_schema=False)
 async def list_runs(
-    session: SessionDep, actor: ActorDep,
+    session: SessionDep, actor: ActorDep, settings: SettingsDep,
     agent_id: str | None = None, agent_ids: Annotated[list[str] | None, Query()] = None,
     conversation_id: str | None = None, statuses: Annotated[list[str] | None, Query()] = None,
     stop_reason: str | None = None, background: bool | None = None, active: bool = False,
@@ -85,12 +85,12 @@ async def list_runs(
             cursor_before = batch[0].id
         else:
             cursor_after = batch[-1].id
-    return [RunOut.from_domain(r) for r in page[:want]]
+    return [RunOut.from_domain(r, settings) for r in page[:want]]
 
 
 @router.get("/{run_id}", response_model=RunOut, summary="Retrieve a run")
-async def retrieve_run(run_id: str, session: SessionDep, actor: ActorDep) -> RunOut:
-    return RunOut.from_domain(await _get_run(session, actor.org_id, run_id))
+async def retrieve_run(run_id: str, session: SessionDep, actor: ActorDep, settings: SettingsDep) -> RunOut:
+    return RunOut.from_domain(await _get_run(session, actor.org_id, run_id), settings)
 
 
 @router.get("/{run_id}/messages", summary="The messages of a run (oldest first by default)")

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
+from engram.config import Settings
 from engram.ids import new_id
 
 MESSAGE_TYPES = (
@@ -285,10 +286,16 @@ class RunOut(BaseModel):
     base_template_id: str | None = None
 
     @classmethod
-    def from_domain(cls, run: Any) -> RunOut:
+    def from_domain(cls, run: Any, settings: Settings | None = None) -> RunOut:
         metadata: dict[str, Any] = {"run_type": run.run_type, **(run.metadata_ or {})}
         if run.error:
             metadata["error"] = run.error
+        if getattr(run, "workflow_id", None):  # which Temporal workflow ran it, so an operator can open its history
+            from api.workflow_client import temporal_ui_link
+
+            metadata["temporal"] = {"workflow_id": run.workflow_id, "run_id": run.temporal_run_id}
+            if settings is not None:
+                metadata["temporal"]["ui_url"] = temporal_ui_link(settings, run.workflow_id, run.temporal_run_id)
         config = run.request_config or {}
         return cls(
             id=run.id, agent_id=run.agent_id, status=run.status,

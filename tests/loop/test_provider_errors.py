@@ -25,7 +25,8 @@ async def test_server_errors_are_retried_then_end_the_run_with_llm_api_error(loo
     model = f"t-{uuid.uuid4().hex[:10]}"
     fake_llm.script(model, [FakeReply.http_error(500, repeat=True)])
     agent_id = await loop.agent(f"openai/{model}")
-    run_id, result = await loop.send(agent_id, "hello")
+    fast_retries = loop.workflow_input(agent_id, llm_retry_initial_interval_s=0.1)  # same 4 attempts, short backoff
+    run_id, result = await loop.send(agent_id, "hello", workflow_input=fast_retries)
     assert result.stop_reason == "llm_api_error"
     await _assert_failed_with_llm_api_error(loop, run_id)
     assert len(fake_llm.requests(model)) == 4  # Temporal's attempts, one HTTP request each (SDK retries off)
