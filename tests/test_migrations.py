@@ -29,7 +29,7 @@ def test_upgrade_creates_every_table_on_an_empty_database(pg_admin_url: str) -> 
     assert current_revision(url) is None
     upgrade(url)
     assert set(Base.metadata.tables) <= _tables(url)
-    assert current_revision(url) == "0002"
+    assert current_revision(url) == "0003"
     with psycopg.connect(url) as conn:
         indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'passages'")}
     assert "ix_passages_embedding_hnsw_384" in indexes
@@ -43,4 +43,4 @@ def test_upgrade_on_a_migrated_database_keeps_data(pg_admin_url: str) -> None:
     upgrade(url)
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT name FROM organizations WHERE id = 'org-x'").fetchone() == ("kept",)
-    assert current_revision(url) == "0002"
+    assert current_revision(url) == "0003"

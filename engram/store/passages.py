@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engram.errors import InvalidInput, NotFound
@@ -76,6 +76,14 @@ async def search_passages(
         Passage.organization_id == org_id, Passage.agent_id == agent_id, Passage.deleted_at.is_(None),
         Passage.embedding_model == embedding_model, Passage.embedding_dim == len(query_embedding),
     )  # fmt: skip
+    stmt = _filtered(stmt, tags, tag_match_mode, start, end)
+    stmt = stmt.order_by(distance + 0, Passage.created_at).limit(top_k)
+    return [(row[0], float(row[1])) for row in (await session.execute(stmt)).all()]
+
+
+def _filtered(
+    stmt: Select, tags: list[str] | None, tag_match_mode: str, start: datetime | None, end: datetime | None
+) -> Select:
     if tags:
         stmt = stmt.where(
             Passage.tags.contains(tags) if tag_match_mode == "all" else Passage.tags.overlap(tags)
@@ -84,7 +92,24 @@ async def search_passages(
         stmt = stmt.where(Passage.created_at >= start)
     if end is not None:
         stmt = stmt.where(Passage.created_at <= end)
-    stmt = stmt.order_by(distance + 0, Passage.created_at).limit(top_k)
+    return stmt
+
+
+async def text_search_passages(
+    session: AsyncSession, org_id: str, agent_id: str, query: str, *, top_k: int = 5,
+    tags: list[str] | None = None, tag_match_mode: Literal["any", "all"] = "any",
+    start: datetime | None = None, end: datetime | None = None,
+) -> list[tuple[Passage, float]]:  # fmt: skip
+    """Full-text search over all of the agent's passages, for agents without a usable embedder.
+    Any query word may match (OR); the score is `ts_rank`, higher is better."""
+    words = " OR ".join(query.split())
+    tsquery = func.websearch_to_tsquery("english", words)
+    rank = func.ts_rank(Passage.search_tsv, tsquery)
+    stmt = select(Passage, rank).where(
+        Passage.organization_id == org_id, Passage.agent_id == agent_id, Passage.deleted_at.is_(None),
+        Passage.search_tsv.op("@@")(tsquery),
+    )  # fmt: skip
+    stmt = _filtered(stmt, tags, tag_match_mode, start, end).order_by(rank.desc(), Passage.created_at).limit(top_k)
     return [(row[0], float(row[1])) for row in (await session.execute(stmt)).all()]
 
 

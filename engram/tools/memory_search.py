@@ -2,22 +2,25 @@
 
 Archival inserts are chunked and keyed by the tool call's op id, so a retried activity stores each chunk
 once. Archival search is the exact per-agent vector search of `store/passages.py`. Recall search is
-PostgreSQL full-text search over the agent's messages (ranked, role and date filters), falling back to a
-substring match when full text finds nothing; vector recall is not built yet.
+hybrid: PostgreSQL full-text ranking and exact vector similarity over the agent's messages (embedded lazily
+by the search, per embedding model), merged by reciprocal rank fusion; with no usable embedder it is
+full-text only, with a substring fallback for names and ids full text cannot match.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Text, func, or_, select
+from sqlalchemy import Select, Text, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from engram.embed.registry import resolve_embedder
 from engram.ids import derived_id
+from engram.store import message_embeddings as message_vectors
 from engram.store import passages as passage_store
 from engram.store.models import Agent, Message, Passage
 from engram.tools.memory_tools import ToolError
@@ -28,6 +31,14 @@ if TYPE_CHECKING:
 CHUNK_CHARS = 1200  # ~300 tokens, Letta's embedding chunk size
 DEFAULT_RESULTS = 5
 MAX_RESULTS = 50
+CANDIDATES = 50  # per ranking (full text, vector) before fusion
+RRF_K = 60  # the usual reciprocal-rank-fusion constant
+MIN_VECTOR_SIMILARITY = 0.2  # below this a vector "neighbour" is noise: an unrelated query finds nothing
+BACKFILL_LIMIT = 2000  # messages embedded per search at most (newest first); older ones stay text-searchable
+EMBED_BATCH = 64
+EMBED_CLIP_CHARS = 2000  # embedders truncate long inputs anyway (MiniLM: 256 tokens)
+
+log = logging.getLogger(__name__)
 
 
 def chunk_text(text: str, limit: int = CHUNK_CHARS) -> list[str]:
@@ -57,9 +68,20 @@ def _settings(ctx: ToolContext) -> Any:
     return ctx.settings
 
 
-async def _embedder(ctx: ToolContext) -> Any:
+async def _embed(ctx: ToolContext, texts: list[str]) -> tuple[str, list[list[float]]] | None:
+    """(embedding handle, one vector per text) from the agent's embedder, or None when it is unusable
+    (unknown handle, missing key, provider down): archival memory then works on full text alone."""
     agent = await ctx.session.get(Agent, ctx.agent_id)
-    return resolve_embedder(agent.embedding if agent else None, _settings(ctx))
+    settings = _settings(ctx)
+    try:
+        embedder = resolve_embedder(agent.embedding if agent else None, settings)
+        vectors: list[list[float]] = []
+        for i in range(0, len(texts), EMBED_BATCH):
+            vectors.extend(await embedder.embed(texts[i : i + EMBED_BATCH]))
+    except Exception as exc:  # noqa: BLE001 - memory must stay usable without an embedder
+        log.warning("agent %s: embedder unavailable (%s); full-text search only", ctx.agent_id, exc)
+        return None
+    return embedder.handle, vectors
 
 
 def _parse_when(value: str | None, *, end_of_day: bool) -> datetime | None:
@@ -90,13 +112,13 @@ async def archival_memory_insert(ctx: ToolContext, content: str, tags: list[str]
     chunks = chunk_text(content)
     if not chunks:
         raise ToolError("Error: content must not be empty")
-    embedder = await _embedder(ctx)
-    vectors = await embedder.embed(chunks)
+    embedded = await _embed(ctx, chunks)
+    handle, vectors = embedded if embedded else (None, [None] * len(chunks))
     rows = [
         {
             "id": derived_id("passage", ctx.op_id, str(i)), "organization_id": ctx.org_id, "agent_id": ctx.agent_id,
-            "text": chunk, "tags": sorted(set(tags or [])), "embedding": vector, "embedding_model": embedder.handle,
-            "embedding_dim": len(vector),
+            "text": chunk, "tags": sorted(set(tags or [])), "embedding": vector, "embedding_model": handle,
+            "embedding_dim": len(vector) if vector else None,
         }
         for i, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True))
     ]  # fmt: skip
@@ -110,22 +132,30 @@ async def archival_memory_search(
 ) -> str:  # fmt: skip
     if tag_match_mode not in ("any", "all"):
         raise ToolError("Error: tag_match_mode must be 'any' or 'all'")
-    embedder = await _embedder(ctx)
-    [vector] = await embedder.embed([query])
-    found = await passage_store.search_passages(
-        ctx.session, ctx.org_id, ctx.agent_id, vector, embedding_model=embedder.handle,
-        top_k=max(1, min(int(top_k or DEFAULT_RESULTS), MAX_RESULTS)), tags=tags, tag_match_mode=tag_match_mode,
-        start=_parse_when(start_datetime, end_of_day=False), end=_parse_when(end_datetime, end_of_day=True),
-    )  # fmt: skip
+    if not query or not query.strip():
+        raise ToolError("Error: query must not be empty")
+    filters = {
+        "top_k": max(1, min(int(top_k or DEFAULT_RESULTS), MAX_RESULTS)), "tags": tags,
+        "tag_match_mode": tag_match_mode, "start": _parse_when(start_datetime, end_of_day=False),
+        "end": _parse_when(end_datetime, end_of_day=True),
+    }  # fmt: skip
+    embedded = await _embed(ctx, [query])
+    if embedded is None:
+        found = await passage_store.text_search_passages(ctx.session, ctx.org_id, ctx.agent_id, query, **filters)
+    else:
+        handle, [vector] = embedded
+        found = await passage_store.search_passages(
+            ctx.session, ctx.org_id, ctx.agent_id, vector, embedding_model=handle, **filters
+        )
     results = [{"id": p.id, "timestamp": _stamp(p.created_at), "content": p.text, "tags": p.tags} for p, _ in found]
     return json.dumps(results)
 
 
-async def conversation_search(
-    ctx: ToolContext, query: str | None = None, roles: list[str] | None = None, limit: int | None = None,
-    start_date: str | None = None, end_date: str | None = None,
-) -> str:  # fmt: skip
-    count = max(1, min(int(limit or DEFAULT_RESULTS), MAX_RESULTS))
+def _recall_rows(
+    ctx: ToolContext, roles: list[str] | None, start: datetime | None, end: datetime | None
+) -> Select:
+    """The agent's searchable recall memory: user/assistant messages of this thread, never tool returns,
+    system rows or earlier conversation_search calls (they would echo their own results back)."""
     stmt = select(Message).where(
         Message.organization_id == ctx.org_id, Message.agent_id == ctx.agent_id,
         Message.role.in_(roles or ["user", "assistant"]), Message.role != "tool", Message.role != "system",
@@ -135,29 +165,88 @@ async def conversation_search(
     thread = ctx.conversation_id
     stmt = stmt.where(Message.conversation_id.is_(None) if thread is None else Message.conversation_id == thread)
     earlier_search = Message.tool_calls.cast(Text).contains('"conversation_search"')
-    stmt = stmt.where(or_(Message.tool_calls.is_(None), ~earlier_search))  # earlier searches would echo themselves
-    start, end = _parse_when(start_date, end_of_day=False), _parse_when(end_date, end_of_day=True)
+    stmt = stmt.where(or_(Message.tool_calls.is_(None), ~earlier_search))
     if start is not None:
         stmt = stmt.where(Message.created_at >= start)
     if end is not None:
         stmt = stmt.where(Message.created_at <= end)
-    rows: list[Message] = []
-    if query:
-        tsquery = func.websearch_to_tsquery("english", query)
-        ranked = stmt.where(Message.search_tsv.op("@@")(tsquery)).order_by(
-            func.ts_rank(Message.search_tsv, tsquery).desc(), Message.position.desc()
-        )
-        rows = list(await ctx.session.scalars(ranked.limit(count)))
-        if not rows:
-            rows = list(await ctx.session.scalars(stmt.where(Message.text.ilike(f"%{query}%"))
-                                                 .order_by(Message.position.desc()).limit(count)))  # fmt: skip
-    else:
-        rows = list(await ctx.session.scalars(stmt.order_by(Message.position.desc()).limit(count)))
-    if not rows:
+    return stmt
+
+
+async def _text_ranked(ctx: ToolContext, rows: Select, query: str) -> list[Message]:
+    """Full-text candidates, best first; a substring match when full text finds nothing (names, ids)."""
+    tsquery = func.websearch_to_tsquery("english", query)
+    ranked = rows.where(Message.search_tsv.op("@@")(tsquery)).order_by(
+        func.ts_rank(Message.search_tsv, tsquery).desc(), Message.position.desc()
+    )
+    found = list(await ctx.session.scalars(ranked.limit(CANDIDATES)))
+    if not found:
+        like = rows.where(Message.text.ilike(f"%{query}%")).order_by(Message.position.desc())
+        found = list(await ctx.session.scalars(like.limit(CANDIDATES)))
+    return found
+
+
+async def _vector_ranked(ctx: ToolContext, rows: Select, query: str) -> list[Message] | None:
+    """Vector candidates, nearest first, or None when the agent has no usable embedder (text search only).
+
+    Messages are embedded lazily here, newest first and at most BACKFILL_LIMIT per search, so persisting a
+    turn never waits on an embedder; a retried search rewrites nothing (rows keyed by message and model)."""
+    agent = await ctx.session.get(Agent, ctx.agent_id)
+    try:
+        handle = resolve_embedder(agent.embedding if agent else None, _settings(ctx)).handle
+    except Exception:  # noqa: BLE001 - unknown handle: text search only
+        return None
+    missing = await message_vectors.unembedded(ctx.session, rows, handle, BACKFILL_LIMIT)
+    embedded = await _embed(ctx, [query] + [m.text[:EMBED_CLIP_CHARS] for m in missing])
+    if embedded is None:
+        return None
+    _, vectors = embedded
+    await message_vectors.store_vectors(
+        ctx.session, ctx.org_id, ctx.agent_id, {m.id: v for m, v in zip(missing, vectors[1:], strict=True)},
+        embedding_model=handle,
+    )  # fmt: skip
+    found = await message_vectors.nearest(
+        ctx.session, rows, vectors[0], embedding_model=handle, limit=CANDIDATES,
+        max_distance=1.0 - MIN_VECTOR_SIMILARITY,
+    )  # fmt: skip
+    return [m for m, _ in found]
+
+
+def fuse(text_hits: list[Message], vector_hits: list[Message] | None) -> list[tuple[Message, dict[str, Any]]]:
+    """Reciprocal rank fusion: score = sum of 1 / (60 + rank) over the rankings a message appears in."""
+    mode = "fts" if vector_hits is None else "hybrid"
+    by_id: dict[str, Message] = {}
+    ranks: dict[str, dict[str, int]] = {}
+    for name, hits in (("fts_rank", text_hits), ("vector_rank", vector_hits or [])):
+        for rank, message in enumerate(hits, start=1):
+            by_id[message.id] = message
+            ranks.setdefault(message.id, {})[name] = rank
+    scored = [
+        (by_id[mid], {"rrf_score": round(sum(1.0 / (RRF_K + r) for r in found.values()), 6), **found,
+                      "search_mode": mode})
+        for mid, found in ranks.items()
+    ]  # fmt: skip
+    scored.sort(key=lambda pair: (-pair[1]["rrf_score"], -pair[0].position))
+    return scored
+
+
+async def conversation_search(
+    ctx: ToolContext, query: str | None = None, roles: list[str] | None = None, limit: int | None = None,
+    start_date: str | None = None, end_date: str | None = None,
+) -> str:  # fmt: skip
+    count = max(1, min(int(limit or DEFAULT_RESULTS), MAX_RESULTS))
+    rows = _recall_rows(ctx, roles, _parse_when(start_date, end_of_day=False), _parse_when(end_date, end_of_day=True))
+    if query and query.strip():
+        hits = fuse(await _text_ranked(ctx, rows, query), await _vector_ranked(ctx, rows, query))[:count]
+    else:  # no query: the most recent messages matching the filters
+        hits = [(m, None) for m in await ctx.session.scalars(rows.order_by(Message.position.desc()).limit(count))]
+    if not hits:
         return json.dumps({"message": "No results found.", "results": []})
     now = datetime.now(UTC) + timedelta(seconds=1)
-    results = [
-        {"timestamp": _stamp(m.created_at), "time_ago": _time_ago(m.created_at, now), "role": m.role, "content": m.text}
-        for m in rows
-    ]
+    results = []
+    for m, relevance in hits:
+        result = {"timestamp": _stamp(m.created_at), "time_ago": _time_ago(m.created_at, now), "role": m.role}
+        if relevance is not None:
+            result["relevance"] = relevance
+        results.append({**result, "content": m.text})
     return json.dumps({"message": f"Showing {len(results)} results:", "results": results})

@@ -6,11 +6,11 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from engram.ids import new_id
 from engram.store import messages
-from engram.store.models import Passage
+from engram.store.models import Agent, MessageEmbedding, Passage
 from engram.tools.executor import ToolContext, execute_builtin
 from engram.tools.memory_search import chunk_text
 from tests.fake_llm import FakeReply
@@ -87,3 +87,50 @@ async def test_conversation_search_finds_earlier_messages_with_filters(loop, fak
     assert (await search(query="biking", start_date=tomorrow))["message"] == "No results found."
     today = datetime.now(UTC).date().isoformat()
     assert len((await search(query="biking", start_date=today, end_date=today))["results"]) == 1
+
+
+async def _tool(loop, agent_id: str, name: str, **args) -> object:
+    async with loop.sessions.begin() as s:
+        ctx = ToolContext(s, loop.org_id, agent_id, op_id=new_id("op"), settings=loop.settings)
+        result = await execute_builtin(ctx, name, args)
+    assert not result.is_error, result.text
+    return json.loads(result.text) if result.text[:1] in "[{" else result.text
+
+
+async def test_conversation_search_is_hybrid_and_embeds_each_message_once(loop, fake_llm) -> None:
+    model = _model()
+    fake_llm.script(model, [FakeReply.text("What a lovely animal."), FakeReply.text("Sounds delicious.")])
+    agent_id = await loop.agent(f"openai/{model}", tools=["conversation_search"])
+    await loop.send(agent_id, "I adopted a zebra named Stripes")
+    await loop.send(agent_id, "For dinner we cooked mushroom risotto")
+
+    both = await _tool(loop, agent_id, "conversation_search", query="zebra")
+    assert "zebra named Stripes" in both["results"][0]["content"]
+    assert both["results"][0]["relevance"] | {"rrf_score": 0} == {
+        "rrf_score": 0, "fts_rank": 1, "vector_rank": 1, "search_mode": "hybrid"}  # fmt: skip
+    # Full text needs every word; the vector half still finds the message sharing two of three.
+    [hit] = (await _tool(loop, agent_id, "conversation_search", query="zebra stripes elephant"))["results"]
+    assert "zebra named Stripes" in hit["content"] and "fts_rank" not in hit["relevance"]
+    assert hit["relevance"]["vector_rank"] == 1
+    assert (await _tool(loop, agent_id, "conversation_search", query="quantum chromodynamics"))["results"] == []
+
+    async with loop.sessions() as s:
+        vectors = await s.scalar(select(func.count()).select_from(MessageEmbedding)
+                                 .where(MessageEmbedding.agent_id == agent_id))  # fmt: skip
+    assert vectors == 4  # two user + two assistant messages, embedded once across three searches
+
+
+async def test_without_a_usable_embedder_memory_search_is_full_text(loop, fake_llm) -> None:
+    model = _model()
+    fake_llm.script(model, [FakeReply.text("Noted.")])
+    agent_id = await loop.agent(f"openai/{model}")
+    async with loop.sessions.begin() as s:  # e.g. an embedding model this build no longer has
+        await s.execute(update(Agent).where(Agent.id == agent_id).values(embedding="gone/embedder"))
+    await loop.send(agent_id, "My passport number is X1234567")
+
+    found = await _tool(loop, agent_id, "conversation_search", query="passport number")
+    assert found["results"][0]["relevance"]["search_mode"] == "fts"
+    assert "X1234567" in found["results"][0]["content"]
+    await _tool(loop, agent_id, "archival_memory_insert", content="The wifi password is hunter2", tags=["home"])
+    [passage] = await _tool(loop, agent_id, "archival_memory_search", query="what is the wifi password")
+    assert passage["content"] == "The wifi password is hunter2" and passage["tags"] == ["home"]

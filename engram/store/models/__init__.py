@@ -5,6 +5,7 @@ from engram.store.models.base import Base
 from engram.store.models.block import Block, MemoryOp
 from engram.store.models.conversation import Conversation
 from engram.store.models.message import Message
+from engram.store.models.message_embedding import MessageEmbedding
 from engram.store.models.passage import AgentArchive, Archive, Passage
 from engram.store.models.run import Run, RunEvent, Step
 from engram.store.models.tenancy import ApiKey, Organization
@@ -12,5 +13,5 @@ from engram.store.models.tool import Tool
 
 __all__ = [
     "Agent", "AgentArchive", "AgentBlock", "AgentTool", "ApiKey", "Archive", "Base", "Block", "Conversation",
-    "MemoryOp", "Message", "Organization", "Passage", "Run", "RunEvent", "Step", "Tool",
+    "MemoryOp", "Message", "MessageEmbedding", "Organization", "Passage", "Run", "RunEvent", "Step", "Tool",
 ]  # fmt: skip
