@@ -11,6 +11,7 @@ span. Evicted messages stay in recall memory, searchable with conversation_searc
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -23,9 +24,10 @@ from engram.errors import EngramError
 from engram.ids import derived_id
 from engram.llm import registry
 from engram.llm.base import ChatMessage, LlmRequest
-from engram.llm.tokens import estimate_tokens
+from engram.llm.tokens import CHARS_PER_TOKEN, SAFETY_MARGIN, estimate_text_tokens, estimate_tokens
 from engram.store import agents as agent_store
 from engram.store import messages as message_store
+from engram.store import tools as tool_store
 from engram.store.models import Agent, MemoryOp, Message
 
 TRIGGER_FRACTION = 0.9  # Letta's SUMMARIZATION_TRIGGER_MULTIPLIER
@@ -33,6 +35,9 @@ TARGET_FRACTION = 0.7  # what should remain after a sliding-window compaction
 FIRST_EVICTION, EVICTION_STEP = 0.3, 0.1
 SUMMARY_CLIP_CHARS = 50_000  # Letta's clip_chars
 SUMMARY_WINDOW_SHARE = 0.15  # and never more than this share of the window (~4 chars per token)
+MIN_SUMMARY_CHARS = 200  # even a crowded window keeps a short summary
+NOTE_CHARS = 250  # the "N messages ... hidden from view" note around the summary
+SUMMARIZER_INPUT_SHARE = 0.6  # a transcript chunk fills at most this share of the summarizer's window
 DEFAULT_CONTEXT_WINDOW = 128_000
 OFFLINE_HANDLE = "engram/offline"
 
@@ -42,6 +47,9 @@ SUMMARY_PROMPT = (
     "the agent, under 300 words, with sections: goals, what happened, important details (keep names, ids, "
     "numbers and dates verbatim), open questions. Reply with the summary only."
 )
+
+
+log = logging.getLogger(__name__)
 
 
 class SystemPromptTooLarge(EngramError):
@@ -73,12 +81,13 @@ def _cut_points(rows: list[Message]) -> list[int]:
     return [i for i, row in enumerate(rows) if i > 0 and row.role == "user"]
 
 
-def choose_cut(system_text: str, rows: list[Message], window: int) -> int:
-    """How many of the oldest rows to evict (0 = nothing can be evicted)."""
+def choose_cut(system_text: str, rows: list[Message], window: int, reserve: int = 0) -> int:
+    """How many of the oldest rows to evict (0 = nothing can be evicted). `reserve` counts tokens that
+    will sit beside the kept rows but are not in them: tool schemas and the summary about to be written."""
     cuts = _cut_points(rows)
     if not cuts:
         return 0
-    goal, fraction = TARGET_FRACTION * window, FIRST_EVICTION
+    goal, fraction = TARGET_FRACTION * window - reserve, FIRST_EVICTION
     while fraction < 1.0:
         wanted = round(fraction * len(rows))
         cut = max((c for c in cuts if c <= wanted), default=cuts[0])
@@ -113,19 +122,51 @@ def extractive_summary(rows: list[Message], limit_lines: int = 30) -> str:
     return "Earlier messages (abridged):\n" + "\n".join(lines[-limit_lines:])
 
 
+def _chunks(rows: list[Message], budget_chars: int) -> list[list[Message]]:
+    """Consecutive runs of rows whose transcript fits the summarizer's own window."""
+    chunks: list[list[Message]] = [[]]
+    size = 0
+    for row in rows:
+        length = len(_transcript([row])) + 1
+        if chunks[-1] and size + length > budget_chars:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(row)
+        size += length
+    return chunks
+
+
 async def _summarize(agent: Agent, settings: Settings, rows: list[Message]) -> str:
+    """The span's summary by the agent's model; a span larger than the model's window is summarized in
+    chunks, each chunk's summary carried into the next. If the model fails, the summary is extractive
+    (with a note), so a compaction never leaves the agent stuck on an overflowing context."""
     if agent.model == OFFLINE_HANDLE:
         return extractive_summary(rows)
-    provider, model = registry.resolve(agent.model, settings)
-    request = LlmRequest(model=model, messages=[
-        ChatMessage(role="system", content=SUMMARY_PROMPT), ChatMessage(role="user", content=_transcript(rows)),
-    ])  # fmt: skip
-    response = await provider.complete(request)
-    return (response.content or "").strip() or extractive_summary(rows)
+    try:
+        provider, model = registry.resolve(agent.model, settings)
+        window = (agent.llm_config or {}).get("context_window") or DEFAULT_CONTEXT_WINDOW
+        budget_chars = int(window * SUMMARIZER_INPUT_SHARE * 4 / 1.3)
+        summary = ""
+        for chunk in _chunks(rows, budget_chars):
+            transcript = _transcript(chunk)
+            if summary:
+                transcript = f"Summary of the conversation before this part:\n{summary}\n\nContinuation:\n{transcript}"
+            request = LlmRequest(model=model, messages=[
+                ChatMessage(role="system", content=SUMMARY_PROMPT), ChatMessage(role="user", content=transcript),
+            ])  # fmt: skip
+            response = await provider.complete(request)
+            summary = (response.content or "").strip() or summary
+        return summary or extractive_summary(rows)
+    except Exception as exc:  # noqa: BLE001 - any provider failure: fall back, never fail the turn
+        log.warning("agent %s: summarizer failed (%s); using an extractive summary", agent.id, exc)
+        return f"(The summarizer was unavailable, so this is an abridged transcript.)\n{extractive_summary(rows)}"
 
 
-def _summary_text(evicted: int, summary: str, now: datetime, window: int) -> str:
-    clip = min(SUMMARY_CLIP_CHARS, int(window * 4 * SUMMARY_WINDOW_SHARE))
+def _summary_clip(window: int) -> int:
+    return min(SUMMARY_CLIP_CHARS, int(window * 4 * SUMMARY_WINDOW_SHARE))
+
+
+def _summary_text(evicted: int, summary: str, now: datetime, clip: int) -> str:
     if len(summary) > clip:
         summary = summary[:clip] + "... [summary truncated to fit]"
     note = (
@@ -159,17 +200,25 @@ async def _compact(
     holder = await context_holder(session, agent, conversation_id)  # the agent, or the conversation's own row
     system = await refresh_system_message(session, org_id, agent_id, conversation_id=conversation_id)
     window = context_window(agent, holder.context_window_limit)
-    if estimate_tokens([ChatMessage(role="system", content=system.text)], []) > window:
-        raise SystemPromptTooLarge(f"the system prompt alone exceeds the context window of {window} tokens")
+    tools = sum(estimate_text_tokens(json.dumps(t.json_schema or {})) for t in
+                await tool_store.list_agent_tools(session, org_id, agent_id))  # fmt: skip
+    if estimate_tokens([ChatMessage(role="system", content=system.text)], []) + tools > TRIGGER_FRACTION * window:
+        raise SystemPromptTooLarge(
+            f"the system prompt and tool schemas alone exceed {TRIGGER_FRACTION} x the context window of {window} tokens"
+        )
     rows = await message_store.in_context_messages(session, agent, conversation_id)
     before = len(rows) + 1
-    cut = choose_cut(system.text, rows, window)
+    clip = _summary_clip(window)
+    cut = choose_cut(system.text, rows, window, reserve=tools + estimate_text_tokens("x" * (clip + NOTE_CHARS)))
     if cut == 0:
         return CompactionResult(before, before, "")
     evicted, kept = rows[:cut], rows[cut:]
     summary = await _summarize(agent, settings, evicted)
+    # Shrink the summary if the kept turns leave less room than planned (one long last turn).
+    room = TARGET_FRACTION * window - tools - estimate_tokens(to_chat_messages(system.text, kept), [])
+    clip = max(MIN_SUMMARY_CHARS, min(clip, int(room / SAFETY_MARGIN * CHARS_PER_TOKEN) - NOTE_CHARS))
     now = datetime.now(UTC)
-    text = _summary_text(len(evicted), summary, now, window)
+    text = _summary_text(len(evicted), summary, now, clip)
     summary_id = derived_id("message", op_id, "summary")
     await message_store.insert_messages(session, [{
         "id": summary_id, "organization_id": org_id, "agent_id": agent_id, "conversation_id": conversation_id,
