@@ -10,6 +10,7 @@ from api.routes import (
     agent_tools,
     agents,
     blocks,
+    context,
     health,
     models,
     passages,
@@ -27,6 +28,7 @@ protected.include_router(agent_file.router)  # before agents: /agents/import mus
 protected.include_router(agents.router)
 protected.include_router(agent_blocks.router)
 protected.include_router(agent_tools.router)
+protected.include_router(context.router)
 protected.include_router(passages.router)
 protected.include_router(blocks.router)
 protected.include_router(tools.router)
