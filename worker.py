@@ -17,11 +17,13 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.llm import LlmActivities
+from activities.schedules import ScheduleActivities, reconcile_schedules, schedule_client
 from activities.summarize import SummarizeActivities
 from activities.tools import ToolActivities
 from activities.turns import TurnActivities
 from engram.config import Settings
 from workflows.agent import AgentWorkflow
+from workflows.scheduled_message import ScheduledMessageWorkflow
 
 PASSTHROUGH_MODULES = ("activities", "workflows", "engram")
 
@@ -35,12 +37,13 @@ def build_worker(client: Client, settings: Settings, sessions: async_sessionmake
     tools = ToolActivities(sessions, settings)
     turns = TurnActivities(sessions)
     summarize = SummarizeActivities(sessions, settings)
+    schedules = ScheduleActivities(sessions, settings)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[AgentWorkflow],
+        workflows=[AgentWorkflow, ScheduledMessageWorkflow],
         activities=[llm.llm_step, tools.execute_tools, turns.begin_turn, turns.finish_turn, turns.deliver_callback,
-                    summarize.summarize],
+                    summarize.summarize, schedules.fire_scheduled_message, schedules.await_run],
         workflow_runner=workflow_runner(),
         max_concurrent_activities=200,
         # Cancellation reaches an activity only in a heartbeat response; the default throttle (0.8 x the
@@ -66,8 +69,10 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    sessions = session_factory(engine)
     try:
-        async with build_worker(client, settings, session_factory(engine)):
+        await reconcile_schedules(schedule_client(client, settings.task_queue, settings), sessions)
+        async with build_worker(client, settings, sessions):
             await stop.wait()
     finally:
         await engine.dispose()

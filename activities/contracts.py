@@ -15,6 +15,8 @@ EXECUTE_TOOLS = "execute_tools.v1"
 FINISH_TURN = "finish_turn.v1"
 DELIVER_CALLBACK = "deliver_callback.v1"
 SUMMARIZE = "summarize.v1"
+FIRE_SCHEDULED_MESSAGE = "fire_scheduled_message.v1"
+AWAIT_RUN = "await_run.v1"
 
 # ApplicationError types the workflow reacts to (see activities/errors.py).
 CONTEXT_WINDOW_EXCEEDED = "ContextWindowExceeded"
@@ -119,3 +121,24 @@ class SummarizeInput:
 class SummarizeOutcome:
     num_messages_before: int
     num_messages_after: int
+
+
+@dataclass
+class FireScheduledInput:
+    """Deliver one firing of a scheduled message as run `run_id` (minted by the workflow, so retries reuse it)."""
+
+    org_id: str
+    agent_id: str
+    scheduled_message_id: str
+    run_id: str
+
+
+@dataclass
+class FireOutcome:
+    is_delivered: bool  # False: the scheduled message (or its agent) is gone; nothing was sent
+
+
+@dataclass
+class AwaitRunInput:
+    org_id: str
+    run_id: str

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=50_000_000, description="Largest upload (.af import, files); bigger is a 413")
     max_messages_per_request: int = Field(default=100, description="Input messages per send; more is a 422")
     max_message_chars: int = Field(default=1_000_000, description="Text of one input message; more is a 413")
+    max_schedules_per_agent: int = Field(default=100, description="Scheduled messages one agent may have; more is a 409")
+    schedule_catchup_window_s: float = Field(
+        default=3600.0, description="A firing missed by an outage shorter than this is still delivered"
+    )
 
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "ENGRAM_OPENAI_API_KEY")

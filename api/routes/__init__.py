@@ -19,6 +19,7 @@ from api.routes import (
 from api.routes import conversations as conversations_routes
 from api.routes import messages as messages_routes
 from api.routes import runs as runs_routes
+from api.routes import schedules as schedules_routes
 
 router = APIRouter(prefix="/v1")
 router.include_router(health.router)  # open: probes need no key
@@ -37,4 +38,5 @@ protected.include_router(messages_routes.router)
 protected.include_router(runs_routes.router)
 protected.include_router(conversations_routes.router)
 protected.include_router(admin.router)
+protected.include_router(schedules_routes.router)
 router.include_router(protected)

@@ -107,10 +107,14 @@ async def update_agent(
 
 
 @router.delete("/agents/{agent_id}", response_model=DeleteResponse)
-async def delete_agent(agent: AgentDep, session: SessionDep, actor: ActorDep, temporal: TemporalDep) -> DeleteResponse:
+async def delete_agent(
+    agent: AgentDep, session: SessionDep, actor: ActorDep, temporal: TemporalDep, settings: SettingsDep
+) -> DeleteResponse:
+    from api.routes.schedules import delete_agent_schedules
     from engram.store.conversations import conversation_ids
 
     threads = [None, *await conversation_ids(session, actor.org_id, agent.id)]  # its conversations end with it
+    await delete_agent_schedules(session, temporal, settings, actor.org_id, agent.id)  # rows go by cascade
     await agent_store.delete_agent(session, actor.org_id, agent.id)
     for conversation_id in threads:
         await disable_agent(temporal, agent_id=agent.id, conversation_id=conversation_id)

@@ -1,0 +1,196 @@
+"""Scheduled messages through the real letta-client (`agents.schedule`) and Engram's extras, on a live server."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from letta_client import APIStatusError, Letta
+
+from engram.config import Settings
+
+HOUR_MS = 3_600_000
+
+
+@pytest.fixture(scope="module")
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"max_schedules_per_agent": 3})
+
+
+def _agent(letta: Letta, **extra) -> str:
+    return letta.agents.create(name=f"sched-{uuid.uuid4().hex[:6]}", model="engram/offline", **extra).id
+
+
+def _in_ms(seconds: float) -> float:
+    return (time.time() + seconds) * 1000
+
+
+def _message(text: str) -> list[dict]:
+    return [{"role": "user", "content": text}]
+
+
+def _next_cron_time(hour: int, minute: int, zone: str) -> datetime:
+    """The next local hour:minute in `zone`, as UTC (what a daily cron there fires at)."""
+    tz = ZoneInfo(zone)
+    now = datetime.now(tz)
+    candidate = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if candidate <= now:
+        candidate = (now + timedelta(days=1)).replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return candidate.astimezone(UTC)
+
+
+def test_one_time_and_recurring_schedules_round_trip(letta: Letta) -> None:
+    agent_id = _agent(letta)
+    at_ms = _in_ms(3600)
+    once = letta.agents.schedule.create(
+        agent_id, messages=_message("stand-up in an hour"), schedule={"type": "one-time", "scheduled_at": at_ms},
+        max_steps=5, callback_url="http://127.0.0.1:9/hook",
+    )  # fmt: skip
+    daily = letta.agents.schedule.create(
+        agent_id, messages=_message("daily summary please"),
+        schedule={"type": "recurring", "cron_expression": "0 8 * * *"},
+    )  # fmt: skip
+    assert datetime.fromisoformat(once.next_scheduled_at).timestamp() == pytest.approx(at_ms / 1000, abs=1.0)
+
+    listed = letta.agents.schedule.list(agent_id)
+    assert [m.id for m in listed.scheduled_messages] == [once.id, daily.id]
+    assert listed.has_next_page is False
+    first_page = letta.agents.schedule.list(agent_id, limit="1")
+    assert [m.id for m in first_page.scheduled_messages] == [once.id] and first_page.has_next_page
+    assert [m.id for m in letta.agents.schedule.list(agent_id, after=once.id).scheduled_messages] == [daily.id]
+
+    got = letta.agents.schedule.retrieve(once.id, agent_id=agent_id)
+    assert got.agent_id == agent_id
+    assert got.schedule.scheduled_at == pytest.approx(at_ms, abs=1.0)
+    assert got.message.messages[0].content == "stand-up in an hour"
+    assert (got.message.max_steps, got.message.callback_url) == (5, "http://127.0.0.1:9/hook")
+    recurring = letta.agents.schedule.retrieve(daily.id, agent_id=agent_id)
+    assert (recurring.schedule.type, recurring.schedule.cron_expression) == ("recurring", "0 8 * * *")
+    assert recurring.next_scheduled_time == daily.next_scheduled_at
+
+    assert letta.agents.schedule.delete(once.id, agent_id=agent_id).success is True
+    assert [m.id for m in letta.agents.schedule.list(agent_id).scheduled_messages] == [daily.id]
+    with pytest.raises(APIStatusError) as missing:
+        letta.agents.schedule.retrieve(once.id, agent_id=agent_id)
+    assert missing.value.status_code == 404
+
+
+def test_next_scheduled_at_follows_cron_in_utc_and_in_a_time_zone(letta: Letta) -> None:
+    agent_id = _agent(letta)
+    utc = letta.agents.schedule.create(
+        agent_id, messages=_message("x"), schedule={"type": "recurring", "cron_expression": "30 7 * * *"}
+    )
+    assert datetime.fromisoformat(utc.next_scheduled_at) == _next_cron_time(7, 30, "UTC")
+    zoned = letta.agents.schedule.create(
+        agent_id, messages=_message("y"),
+        schedule={"type": "recurring", "cron_expression": "30 7 * * *", "timezone": "America/New_York"},  # type: ignore[typeddict-unknown-key]
+    )  # fmt: skip
+    assert datetime.fromisoformat(zoned.next_scheduled_at) == _next_cron_time(7, 30, "America/New_York")
+    got = letta.agents.schedule.retrieve(zoned.id, agent_id=agent_id)
+    assert got.schedule.model_extra.get("timezone") == "America/New_York"
+
+
+@pytest.mark.parametrize(
+    ("schedule", "status", "words"),
+    [
+        ({"type": "recurring", "cron_expression": "61 * * * *"}, 422, "out of range"),
+        ({"type": "recurring", "cron_expression": "* * * *"}, 422, "5 fields"),
+        ({"type": "recurring", "cron_expression": "0 8 * * *", "timezone": "Mars/Olympus"}, 422, "time zone"),
+        ({"type": "one-time", "scheduled_at": 1_000_000.0}, 422, "in the past"),
+    ],
+)
+def test_bad_schedules_are_rejected_and_nothing_is_created(letta: Letta, schedule: dict, status: int, words: str) -> None:
+    agent_id = _agent(letta)
+    with pytest.raises(APIStatusError) as err:
+        letta.agents.schedule.create(agent_id, messages=_message("x"), schedule=schedule)  # type: ignore[arg-type]
+    assert err.value.status_code == status and words in str(err.value.body)
+    assert letta.agents.schedule.list(agent_id).scheduled_messages == []
+
+
+def test_unknown_agent_and_too_many_schedules_are_rejected(letta: Letta) -> None:
+    with pytest.raises(APIStatusError) as unknown:
+        letta.agents.schedule.create(
+            f"agent-{uuid.uuid4()}", messages=_message("x"), schedule={"type": "one-time", "scheduled_at": _in_ms(60)}
+        )
+    assert unknown.value.status_code == 404
+    agent_id = _agent(letta)
+    for _ in range(3):  # this module's limit
+        letta.agents.schedule.create(agent_id, messages=_message("x"), schedule={"scheduled_at": _in_ms(3600)})
+    with pytest.raises(APIStatusError) as full:
+        letta.agents.schedule.create(agent_id, messages=_message("x"), schedule={"scheduled_at": _in_ms(3600)})
+    assert full.value.status_code == 409 and "limit" in str(full.value.body)
+    assert len(letta.agents.schedule.list(agent_id).scheduled_messages) == 3
+
+
+def test_pause_resume_and_organization_listing(letta: Letta, live_url: str) -> None:
+    agent_id = _agent(letta)
+    daily = letta.agents.schedule.create(
+        agent_id, messages=_message("x"), schedule={"type": "recurring", "cron_expression": "0 9 * * MON-FRI"}
+    )
+    base = f"{live_url}/v1/agents/{agent_id}/schedule/{daily.id}"
+    paused = httpx.post(f"{base}/pause").json()
+    assert paused["paused"] is True and paused["next_scheduled_time"] is None
+    resumed = httpx.post(f"{base}/resume").json()
+    assert resumed["paused"] is False and resumed["next_scheduled_time"] is not None
+    everything = httpx.get(f"{live_url}/v1/schedules", params={"limit": 1000}).json()
+    assert daily.id in {m["id"] for m in everything["scheduled_messages"]}
+
+
+def test_deleting_the_agent_deletes_its_schedules(letta: Letta, live_url: str) -> None:
+    agent_id = _agent(letta)
+    daily = letta.agents.schedule.create(
+        agent_id, messages=_message("x"), schedule={"type": "recurring", "cron_expression": "0 9 * * *"}
+    )
+    letta.agents.delete(agent_id)
+    listed = httpx.get(f"{live_url}/v1/schedules", params={"agent_id": agent_id}).json()
+    assert listed["scheduled_messages"] == []
+    assert daily.id not in {m["id"] for m in httpx.get(f"{live_url}/v1/schedules").json()["scheduled_messages"]}
+
+
+def _scheduled_runs(letta: Letta, agent_id: str, sm_id: str, count: int, timeout_s: float = 30.0) -> list:
+    """Wait until `count` runs started by scheduled message `sm_id` are finished; return them."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        runs = [r for r in letta.runs.list(agent_id=agent_id, limit=100)
+                if (r.metadata or {}).get("schedule", {}).get("scheduled_message_id") == sm_id]  # fmt: skip
+        if len(runs) >= count and all(r.status in ("completed", "failed", "cancelled") for r in runs):
+            return runs
+        assert time.monotonic() < deadline, f"{len(runs)} of {count} scheduled runs finished"
+        time.sleep(0.2)
+
+
+def test_triggering_a_recurring_schedule_produces_turns(letta: Letta, live_url: str, worker_running: None) -> None:  # noqa: ARG001
+    agent_id = _agent(letta)
+    yearly = letta.agents.schedule.create(
+        agent_id, messages=_message("time for the yearly review"),
+        schedule={"type": "recurring", "cron_expression": "0 0 1 1 *"},
+    )  # fmt: skip
+    trigger = f"{live_url}/v1/agents/{agent_id}/schedule/{yearly.id}/trigger"
+    assert httpx.post(trigger).status_code == 200
+    _scheduled_runs(letta, agent_id, yearly.id, 1)
+    assert httpx.post(trigger).status_code == 200
+    runs = _scheduled_runs(letta, agent_id, yearly.id, 2)
+    assert {r.status for r in runs} == {"completed"}
+    link = runs[0].metadata["schedule"]
+    assert link["temporal_schedule_id"] == f"scheduled-message:{yearly.id}" and link["type"] == "recurring"
+    texts = [m.content for m in letta.agents.messages.list(agent_id, order="asc") if m.message_type == "user_message"]
+    assert texts == ["time for the yearly review"] * 2
+    still = letta.agents.schedule.retrieve(yearly.id, agent_id=agent_id)
+    assert still.model_extra.get("fire_count") == 2  # a recurring message stays after firing
+
+
+def test_one_time_message_fires_once_then_disappears(letta: Letta, worker_running: None) -> None:  # noqa: ARG001
+    agent_id = _agent(letta)
+    soon = letta.agents.schedule.create(
+        agent_id, messages=_message("hello from the past"), schedule={"type": "one-time", "scheduled_at": _in_ms(1.5)}
+    )
+    (run,) = _scheduled_runs(letta, agent_id, soon.id, 1)
+    assert run.status == "completed" and run.metadata["schedule"]["type"] == "one-time"
+    assert letta.agents.schedule.list(agent_id).scheduled_messages == []
+    with pytest.raises(APIStatusError):
+        letta.agents.schedule.retrieve(soon.id, agent_id=agent_id)
+    assert len([m for m in letta.agents.messages.list(agent_id) if m.message_type == "user_message"]) == 1
