@@ -152,9 +152,10 @@ class ReconcileReport:
 async def reconcile_schedules(schedules: ScheduleClient, sessions: async_sessionmaker[AsyncSession]) -> ReconcileReport:
     """Make Temporal match Postgres: re-create missing schedules, delete ones without a row.
 
-    Temporal is listed before Postgres is read, and rows are committed before their schedules are made,
-    so a message created meanwhile is never mistaken for an orphan. A one-time message whose moment
-    passed while its schedule was missing fires at once rather than never.
+    Every row is (idempotently) created, since Temporal's schedule listing may lag; the listing is only
+    used to find orphans. It is read before Postgres, and rows are committed before their schedules are
+    made, so a message created meanwhile is never mistaken for an orphan. A one-time message whose
+    moment passed while its schedule was missing fires at once rather than never.
     """
     in_temporal = await schedules.existing_ids()
     async with sessions() as session:
@@ -163,15 +164,12 @@ async def reconcile_schedules(schedules: ScheduleClient, sessions: async_session
     now = datetime.now(UTC)
     report = ReconcileReport(created=[], removed=[])
     for row in rows:
-        if row.id in in_temporal:
-            continue
         is_overdue = row.kind == ONE_TIME and row.scheduled_at is not None and row.scheduled_at <= now
         try:
-            await schedules.create(row.timing(), fire_now=is_overdue and not row.is_paused)
+            if await schedules.create(row.timing(), fire_now=is_overdue and not row.is_paused):
+                report.created.append(row.id)
         except Exception:  # noqa: BLE001 - one bad row must not keep the worker from starting
             log.exception("could not re-create the schedule of %s", row.id)
-            continue
-        report.created.append(row.id)
     for orphan in sorted(in_temporal - known):
         await schedules.delete(orphan)
         report.removed.append(orphan)

@@ -41,8 +41,8 @@ class ScheduleClient:
         self.task_queue = task_queue
         self.catchup_window = timedelta(seconds=max(MIN_CATCHUP_WINDOW_S, catchup_window_s))
 
-    async def create(self, timing: ScheduleTiming, *, fire_now: bool = False) -> None:
-        """Create the schedule (no-op when it exists); InvalidInput when Temporal refuses the spec."""
+    async def create(self, timing: ScheduleTiming, *, fire_now: bool = False) -> bool:
+        """Create the schedule; False when it already existed. InvalidInput when Temporal refuses the spec."""
         try:
             await self.client.create_schedule(
                 schedule_id(timing.id), self._schedule(timing), trigger_immediately=fire_now,
@@ -50,11 +50,12 @@ class ScheduleClient:
                       "task_queue": self.task_queue},
             )  # fmt: skip
         except ScheduleAlreadyRunningError:
-            return
+            return False
         except RPCError as exc:
             if exc.status == RPCStatusCode.INVALID_ARGUMENT:
                 raise InvalidInput(f"Temporal rejected the schedule: {exc.message}") from exc
             raise
+        return True
 
     async def delete(self, scheduled_message_id: str) -> None:
         await self._ignoring_missing(self.client.get_schedule_handle(schedule_id(scheduled_message_id)).delete())
