@@ -23,11 +23,13 @@ from engram.context.compiler import packaged_tool_result
 from engram.letta_messages import to_letta_messages
 from engram.store import messages as message_store
 from engram.store import run_events
+from engram.store import tools as tool_store
 from engram.store.models import Message
 from engram.store.models.base import utcnow
 from engram.tools import rules as tool_rules
 from engram.tools.builtin_schemas import BUILTINS_BY_NAME
 from engram.tools.executor import ToolContext, ToolResult, can_execute, execute_builtin
+from engram.tools.external import EXTERNAL_TOOL_TYPES, ExternalCall, prepare_external_call, run_external_call
 
 HEARTBEAT_REASON = "[This is an automated system message hidden from the user] Function called using request_heartbeat=true, returning control"
 FAILED_REASON = "[This is an automated system message hidden from the user] Function call failed, returning control"
@@ -71,9 +73,10 @@ class ToolActivities:
             row = await message_store.get_message(session, inp.org_id, assistant_id)
         for call in row.tool_calls or []:
             activity.heartbeat()
+            external = await self._run_external(inp, call)  # custom/MCP tools run with no transaction open
             async with self.sessions.begin() as session:
                 state = await load_turn_state(session, inp.org_id, inp.agent_id, inp.run_id)
-                results.append(await self._run_call(session, inp, state, call))
+                results.append(await self._run_call(session, inp, state, call, external))
         async with self.sessions() as session:
             state = await load_turn_state(session, inp.org_id, inp.agent_id, inp.run_id)
         keep, stop_reason, reason = decide(state, inp.step_index, results)
@@ -84,7 +87,33 @@ class ToolActivities:
                 await _append_heartbeat(session, inp, reason)
         return ToolsOutcome(keep, stop_reason)
 
-    async def _run_call(self, session: AsyncSession, inp: ToolsInput, state: TurnState, call: dict[str, Any]) -> CallResult:
+    async def _run_external(self, inp: ToolsInput, call: dict[str, Any]) -> ToolResult | None:
+        """Run a custom or MCP tool call outside any transaction; None when the call is not one to run here."""
+        name = call["function"]["name"]
+        row_id = step_ids.tool_message_id(inp.run_id, inp.step_index, call["id"])
+        async with self.sessions() as session:
+            named = await tool_store.find_tool_by_name(session, inp.org_id, name)
+            if named is None or named.tool_type not in EXTERNAL_TOOL_TYPES:
+                return None  # built-ins run inside the write transaction, as before
+            if await message_store.find_message(session, inp.org_id, row_id) is not None:
+                return None
+            state = await load_turn_state(session, inp.org_id, inp.agent_id, inp.run_id)
+            tool = next((t for t in state.tools if t.name == name), None)
+            if tool is None or tool.tool_type not in EXTERNAL_TOOL_TYPES:
+                return None
+            checked = _check_call(state, inp, name, call["function"].get("arguments") or "")
+            if isinstance(checked, ToolResult):
+                return None  # _invoke reports the same mistake inside the write transaction
+            prepared: ExternalCall = await prepare_external_call(
+                session, state.agent, state.tools, tool, checked, tool_call_id=call["id"], message_id=row_id,
+                mcp_server=await _mcp_server_of(session, inp.org_id, tool),
+            )  # fmt: skip
+        return await run_external_call(prepared, self.settings, on_tick=activity.heartbeat)
+
+    async def _run_call(
+        self, session: AsyncSession, inp: ToolsInput, state: TurnState, call: dict[str, Any],
+        external: ToolResult | None = None,
+    ) -> CallResult:  # fmt: skip
         name = call["function"]["name"]
         row_id = step_ids.tool_message_id(inp.run_id, inp.step_index, call["id"])
         done = await message_store.find_message(session, inp.org_id, row_id)
@@ -92,7 +121,7 @@ class ToolActivities:
         if done is not None:
             ret = (done.tool_returns or [{}])[0]
             return CallResult(name, ret.get("status") == "error", _wants_heartbeat(raw_args), ret.get("func_response", ""))
-        result = await self._invoke(session, inp, state, call, name, raw_args)
+        result = await self._invoke(session, inp, state, call, name, raw_args, external)
         now = utcnow()
         packaged = packaged_tool_result(not result.is_error, result.text, now, state.agent.timezone)
         await message_store.insert_messages(session, [{
@@ -101,28 +130,23 @@ class ToolActivities:
             "text": result.text, "run_id": inp.run_id, "step_id": step_ids.step_id(inp.run_id, inp.step_index),
             "created_at": now, "is_err": False,
             "tool_returns": [{"tool_call_id": call["id"], "status": "error" if result.is_error else "success",
-                              "func_response": result.text, "stdout": None, "stderr": result.stderr or None}],
+                              "func_response": result.text, "stdout": result.stdout or None, "stderr": result.stderr or None,
+                              **({"full_output": result.full_text} if result.full_text is not None else {})}],
         }])  # fmt: skip
         stored = await message_store.get_message(session, inp.org_id, row_id)
         await _write_events(session, inp, state, stored)
         return CallResult(name, result.is_error, _wants_heartbeat(raw_args), result.text)
 
     async def _invoke(
-        self, session: AsyncSession, inp: ToolsInput, state: TurnState, call: dict[str, Any], name: str, raw_args: str
-    ) -> ToolResult:
-        history = state.calls_before(inp.step_index)
-        allowed = tool_rules.allowed_tools(state.rules, state.tool_names, history, state.last_tool_output())
-        if name not in state.tool_names:
-            return ToolResult(f"Error: tool '{name}' does not exist. Available tools: {', '.join(state.tool_names)}", True)
-        if name not in allowed.names:
-            return ToolResult(
-                f"Error: tool rule violation: '{name}' may not be called now. Allowed tools: {', '.join(allowed.names)}", True
-            )
-        try:
-            args = parse_arguments(raw_args)
-        except ValueError as exc:
-            return ToolResult(str(exc), True)
-        args.pop(REQUEST_HEARTBEAT, None)
+        self, session: AsyncSession, inp: ToolsInput, state: TurnState, call: dict[str, Any], name: str, raw_args: str,
+        external: ToolResult | None = None,
+    ) -> ToolResult:  # fmt: skip
+        checked = _check_call(state, inp, name, raw_args)
+        if isinstance(checked, ToolResult):
+            return checked
+        if external is not None:
+            return external
+        args = checked
         if not can_execute(name):
             builtin = BUILTINS_BY_NAME.get(name)
             reason = builtin.unavailable if builtin and builtin.unavailable else "custom tools are not supported yet"
@@ -131,6 +155,32 @@ class ToolActivities:
         ctx = ToolContext(session, inp.org_id, inp.agent_id, op_id, settings=self.settings,
                           conversation_id=inp.conversation_id)
         return await execute_builtin(ctx, name, args)
+
+
+def _check_call(state: TurnState, inp: ToolsInput, name: str, raw_args: str) -> ToolResult | dict[str, Any]:
+    """The call's arguments if it may run now; else the error result the model gets (unknown tool, rule, bad JSON)."""
+    history = state.calls_before(inp.step_index)
+    allowed = tool_rules.allowed_tools(state.rules, state.tool_names, history, state.last_tool_output())
+    if name not in state.tool_names:
+        return ToolResult(f"Error: tool '{name}' does not exist. Available tools: {', '.join(state.tool_names)}", True)
+    if name not in allowed.names:
+        return ToolResult(
+            f"Error: tool rule violation: '{name}' may not be called now. Allowed tools: {', '.join(allowed.names)}", True
+        )
+    try:
+        args = parse_arguments(raw_args)
+    except ValueError as exc:
+        return ToolResult(str(exc), True)
+    args.pop(REQUEST_HEARTBEAT, None)
+    return args
+
+
+async def _mcp_server_of(session: AsyncSession, org_id: str, tool: Any) -> Any:
+    if tool.tool_type != "external_mcp":
+        return None
+    from engram.store.mcp_servers import server_for_tool
+
+    return await server_for_tool(session, org_id, tool)
 
 
 def _wants_heartbeat(raw_args: str) -> bool:

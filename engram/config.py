@@ -52,6 +52,18 @@ class Settings(BaseSettings):
         default=3600.0, description="A firing missed by an outage shorter than this is still delivered"
     )
 
+    tool_timeout_s: float = Field(
+        default=300.0, description="Wall-clock limit of one custom Python tool call (a tool's own timeout wins)"
+    )
+    sandbox_memory_mb: int = Field(default=1024, description="Address-space limit (RLIMIT_AS) of a tool process")
+    sandbox_user: str | None = Field(
+        default="nobody", description="As root: run tools as this user when it can start the interpreter"
+    )
+    sandbox_network: bool = Field(default=True, description="Tools may open network connections (false = own empty netns)")
+    sandbox_dir: Path | None = Field(default=None, description="Parent of per-call scratch dirs; unset = system temp")
+    mcp_connect_timeout_s: float = Field(default=15.0, description="Connecting to / listing an MCP server")
+    mcp_call_timeout_s: float = Field(default=120.0, description="One MCP tool call (a tool's own timeout wins)")
+
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "ENGRAM_OPENAI_API_KEY")
     )

@@ -34,7 +34,9 @@ with workflow.unsafe.imports_passed_through():
     )
 
 LLM_STEP_TIMEOUT = timedelta(minutes=10)
-TOOLS_TIMEOUT = timedelta(minutes=5)
+# Custom and MCP tools enforce their own per-call limit (default 5 min, at most 1 h, engram/sandbox/limits.py);
+# this only bounds a whole step's calls, and heartbeats catch a dead worker long before it.
+TOOLS_TIMEOUT = timedelta(hours=2)
 DB_WRITE_TIMEOUT = timedelta(seconds=30)
 # Provider SDK retries are off; this policy owns them. 4xx/auth/context overflow come back non-retryable.
 LLM_RETRY = RetryPolicy(

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from api.schemas.common import INT32_MAX, LettaRequest, Tag
 from engram.errors import InvalidInput
+from engram.sandbox.limits import MAX_TIMEOUT_S
 from engram.store.models import Tool
 from engram.store.models.tool import DEFAULT_RETURN_CHAR_LIMIT
 from engram.tools.source_schema import MAX_TOOL_NAME_LENGTH, function_schema
@@ -84,6 +85,7 @@ class ToolCreate(LettaRequest):
     default_requires_approval: bool | None = None
     enable_parallel_execution: bool | None = None
     metadata_: dict[str, Any] | None = None
+    timeout_s: float | None = Field(default=None, gt=0, le=MAX_TIMEOUT_S, description="Engram: wall-clock limit per call")
 
     def to_fields(self) -> dict[str, Any]:
         if self.source_type != "python":
@@ -95,6 +97,7 @@ class ToolCreate(LettaRequest):
             "return_char_limit": self.return_char_limit, "pip_requirements": self.pip_requirements,
             "npm_requirements": self.npm_requirements, "default_requires_approval": self.default_requires_approval,
             "enable_parallel_execution": self.enable_parallel_execution, "metadata_": self.metadata_,
+            "timeout_s": self.timeout_s,
         }  # fmt: skip
 
 
@@ -111,6 +114,7 @@ class ToolUpdate(LettaRequest):
     default_requires_approval: bool | None = None
     enable_parallel_execution: bool | None = None
     metadata_: dict[str, Any] | None = None
+    timeout_s: float | None = Field(default=None, gt=0, le=MAX_TIMEOUT_S, description="Engram: wall-clock limit per call")
 
     def to_changes(self, tool: Tool) -> dict[str, Any]:
         sent = {k: v for k, v in self.model_dump(exclude_unset=True).items() if v is not None}

@@ -10,7 +10,10 @@ system prompt and then, like a MemGPT agent would:
   3. delivers the reply with `send_message` when offered (memgpt styles), else as plain content
      (letta_v1 style);
   4. never loops: after a failed tool call it explains instead of retrying, and it makes at most a
-     few tool calls per turn.
+     few tool calls per turn;
+  5. calls any attached tool on request: a user message `call <tool_name> {"json": "args"}` makes it
+     call that tool once with those arguments and then report what the tool returned (so tests can
+     drive custom and MCP tools end to end).
 Same request, same response: tool-call ids derive from the request, so retries are identical.
 """
 
@@ -147,6 +150,11 @@ def _decide(
 ) -> tuple[str, str | None, tuple[str, dict] | None]:
     """(reasoning, plain content, tool call) for this step."""
     forced = tool_choice if tool_choice in tools else None
+    requested = _requested_call(turn.user_text)
+    if requested and requested[0] in tools and forced in (None, requested[0]):
+        name, args = requested
+        if not any(done.call.name == name for done in turn.calls):
+            return f"The user asked me to call {name}.", None, (name, _with_heartbeat(tools[name], args, True))
     last_failed = bool(turn.calls) and turn.calls[-1].failed
     may_edit = not last_failed and len(turn.calls) < MAX_TOOL_CALLS_PER_TURN
     pending = turn.pending_facts() if may_edit else []
@@ -159,6 +167,8 @@ def _decide(
             "The last tool call failed; explaining instead of retrying.",
             _failure_reply(turn.calls[-1]),
         )
+    elif requested and any(done.call.name == requested[0] for done in turn.calls):
+        reasoning, reply = "Reporting what the tool returned.", _requested_result(turn, requested[0])
     else:
         reasoning, reply = _compose_reply(turn)
     if last_failed and turn.calls[-1].call.name == "send_message":
@@ -209,6 +219,24 @@ def _memory_edit(
         args = {"label": label, "new_memory": (memory + "\n" + lines).strip()}
         return reasoning, ("memory_rethink", _with_heartbeat(tools["memory_rethink"], args, True))
     return None
+
+
+_CALL_REQUEST = re.compile(r"^\s*call\s+([A-Za-z_][\w.-]*)\s*(\{.*\})?\s*$", re.DOTALL | re.IGNORECASE)
+
+
+def _requested_call(text: str) -> tuple[str, dict[str, Any]] | None:
+    """`call <tool_name> {json args}` -> (tool name, args); the arguments are optional."""
+    match = _CALL_REQUEST.match(text or "")
+    if match is None:
+        return None
+    return match.group(1), _loads(match.group(2) or "{}")
+
+
+def _requested_result(turn: _Turn, name: str) -> str:
+    done = next(c for c in reversed(turn.calls) if c.call.name == name)
+    packaged = _loads(done.result or "")
+    result = packaged.get("message", done.result or "")
+    return f"{name} returned: {result}"
 
 
 def _compose_reply(turn: _Turn) -> tuple[str, str]:

@@ -33,6 +33,8 @@ class ToolResult:
     text: str
     is_error: bool = False
     stderr: list[str] = field(default_factory=list)
+    stdout: list[str] = field(default_factory=list)
+    full_text: str | None = None  # the untruncated return when `text` was cut to the tool's return_char_limit
 
 
 @dataclass
