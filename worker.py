@@ -18,12 +18,14 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.llm import LlmActivities
 from activities.schedules import ScheduleActivities, reconcile_schedules, schedule_client
+from activities.sleeptime import SleeptimeActivities
 from activities.summarize import SummarizeActivities
 from activities.tools import ToolActivities
 from activities.turns import TurnActivities
 from engram.config import Settings
 from workflows.agent import AgentWorkflow
 from workflows.scheduled_message import ScheduledMessageWorkflow
+from workflows.sleeptime import SleeptimeWorkflow
 
 PASSTHROUGH_MODULES = ("activities", "workflows", "engram")
 
@@ -38,18 +40,31 @@ def build_worker(client: Client, settings: Settings, sessions: async_sessionmake
     turns = TurnActivities(sessions)
     summarize = SummarizeActivities(sessions, settings)
     schedules = ScheduleActivities(sessions, settings)
+    sleeptime = SleeptimeActivities(sessions, settings)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[AgentWorkflow, ScheduledMessageWorkflow],
+        workflows=[AgentWorkflow, ScheduledMessageWorkflow, SleeptimeWorkflow],
         activities=[llm.llm_step, tools.execute_tools, turns.begin_turn, turns.finish_turn, turns.deliver_callback,
-                    summarize.summarize, schedules.fire_scheduled_message, schedules.await_run],
+                    summarize.summarize, schedules.fire_scheduled_message, schedules.await_run,
+                    sleeptime.sleeptime_turn_done, sleeptime.sleeptime_claim, sleeptime.run_agent_turn,
+                    sleeptime.sleeptime_finished],
         workflow_runner=workflow_runner(),
         max_concurrent_activities=200,
         # Cancellation reaches an activity only in a heartbeat response; the default throttle (0.8 x the
         # heartbeat timeout) would delay a user's cancel by ~24 s.
         max_heartbeat_throttle_interval=timedelta(seconds=1),
     )
+
+
+async def reconcile_sleeptime_schedules(client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Re-create sleep-time schedules that Postgres has and Temporal lost (never fatal)."""
+    from api.sleeptime_schedules import reconcile_schedules
+
+    try:
+        await reconcile_schedules(client, settings, sessions)
+    except Exception as exc:  # noqa: BLE001 - the worker must start even if Temporal's schedule API hiccups
+        print(f"sleep-time schedule reconcile failed: {exc}", flush=True)
 
 
 async def connect(settings: Settings) -> Client:
@@ -72,6 +87,7 @@ async def serve(settings: Settings) -> None:
     sessions = session_factory(engine)
     try:
         await reconcile_schedules(schedule_client(client, settings.task_queue, settings), sessions)
+        await reconcile_sleeptime_schedules(client, settings, sessions)
         async with build_worker(client, settings, sessions):
             await stop.wait()
     finally:

@@ -17,6 +17,10 @@ DELIVER_CALLBACK = "deliver_callback.v1"
 SUMMARIZE = "summarize.v1"
 FIRE_SCHEDULED_MESSAGE = "fire_scheduled_message.v1"
 AWAIT_RUN = "await_run.v1"
+SLEEPTIME_TURN_DONE = "sleeptime_turn_done.v1"
+SLEEPTIME_CLAIM = "sleeptime_claim.v1"
+SLEEPTIME_FINISHED = "sleeptime_finished.v1"
+RUN_AGENT_TURN = "run_agent_turn.v1"
 
 # ApplicationError types the workflow reacts to (see activities/errors.py).
 CONTEXT_WINDOW_EXCEEDED = "ContextWindowExceeded"
@@ -43,6 +47,7 @@ class TurnStart:
     model: str
     is_already_finished: bool = False  # a run finished earlier (e.g. cancelled while queued)
     has_callback: bool = False
+    has_sleeptime: bool = False  # the agent has a sleep-time agent: count the turn when it completes
 
 
 @dataclass
@@ -121,6 +126,59 @@ class SummarizeInput:
 class SummarizeOutcome:
     num_messages_before: int
     num_messages_after: int
+
+
+@dataclass
+class SleeptimeTurnInput:
+    """A completed turn of a primary agent, to count towards its sleep-time frequency."""
+
+    org_id: str
+    agent_id: str
+    run_id: str
+
+
+@dataclass
+class SleeptimeTriggered:
+    run_ids: list[str] = field(default_factory=list)  # sleep-time runs to start (empty: not this turn)
+    sleeptime_agent_id: str | None = None
+
+
+@dataclass
+class SleeptimeClaimInput:
+    """A scheduled sleep-time wake-up: claim the unreviewed window into run `run_id` (derived from the workflow)."""
+
+    org_id: str
+    agent_id: str
+    run_id: str
+
+
+@dataclass
+class SleeptimeClaim:
+    run_id: str | None = None  # None: nothing new to review (or sleep-time is off)
+    sleeptime_agent_id: str | None = None
+
+
+@dataclass
+class RunAgentTurnInput:
+    """Drive run `run_id` (already stored) on agent `agent_id`'s own workflow and wait until it is terminal."""
+
+    org_id: str
+    agent_id: str
+    run_id: str
+    max_steps: int = 10
+
+
+@dataclass
+class RunAgentTurnOutcome:
+    status: str
+    stop_reason: str | None = None
+
+
+@dataclass
+class SleeptimeFinishedInput:
+    org_id: str
+    run_id: str
+    status: str
 
 
 @dataclass

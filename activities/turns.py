@@ -72,7 +72,8 @@ class TurnActivities:
                 await message_store.insert_messages(session, input_rows(inp.org_id, inp.agent_id, run))
                 await runs.mark_running(session, inp.org_id, inp.run_id)
                 model = (run.request_config or {}).get("override_model") or agent.model
-                return TurnStart(agent.agent_type, model, has_callback=bool(run.callback_url))
+                return TurnStart(agent.agent_type, model, has_callback=bool(run.callback_url),
+                                 has_sleeptime=bool(agent.enable_sleeptime))  # fmt: skip
         except Exception as exc:
             raise to_application_error(exc)  # noqa: B904 - the cause is chained inside
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import (
@@ -25,15 +26,18 @@ with workflow.unsafe.imports_passed_through():
         CallbackInput,
         FinishTurnInput,
         LlmStepInput,
+        SleeptimeTurnInput,
         StepOutcome,
         SummarizeInput,
         ToolsInput,
         Usage,
     )
     from workflows import steps
+    from workflows.sleeptime import SleeptimeInput, SleeptimeWorkflow, turn_child_id
 
 MAX_COMPACTIONS_PER_STEP = 3  # Letta's max_summarizer_retries
 COMPACTION_PATCH = "compact-on-context-overflow"  # runs recorded before compaction existed failed instead
+SLEEPTIME_PATCH = "sleeptime-after-turn"  # count completed turns; start SleeptimeWorkflow every N-th
 HISTORY_EVENTS_LIMIT = 2_000
 HISTORY_BYTES_LIMIT = 1_000_000
 
@@ -99,12 +103,16 @@ class AgentWorkflow:
         self.cancelled: set[str] = set()
         self.inflight: workflow.ActivityHandle | None = None
         self.turns = 0
+        self.has_sleeptime = False  # set by begin_turn for the turn being worked on
 
     @workflow.run
     async def run(self, inp: AgentWorkflowInput) -> None:
         while await self._turn_arrives_before_idle_timeout():
             turn = self.pending.pop(0)
-            self.results[turn.run_id] = await self._take_turn(turn)
+            result = await self._take_turn(turn)
+            if self.has_sleeptime and result.status == "completed" and workflow.patched(SLEEPTIME_PATCH):
+                result = await self._start_sleeptime(turn, result)
+            self.results[turn.run_id] = result
             self.turns += 1
             if self._history_is_long():
                 # Updates still waiting for a queued turn keep handlers open: serve them first.
@@ -142,12 +150,14 @@ class AgentWorkflow:
         self.busy_run_id = turn.run_id
         workflow.set_current_details(f"working on {turn.run_id}")
         usage, step_count = Usage(), 0
+        self.has_sleeptime = False
         try:
             if turn.run_id in self.cancelled:
                 return await self._finish(turn, _Failure("cancelled", "cancelled"), usage, 0)
             start = await steps.begin_turn(BeginTurnInput(self.inp.org_id, self.inp.agent_id, turn.run_id, self.inp.conversation_id))
             if start.is_already_finished:
                 return TurnResult(turn.run_id, "end_turn", "completed")
+            self.has_sleeptime = start.has_sleeptime
             stop_reason = "max_steps"
             for step_index in range(max(1, turn.max_steps)):
                 step_count += 1
@@ -219,6 +229,31 @@ class AgentWorkflow:
         usage_dict = {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
                       "total_tokens": usage.total_tokens}  # fmt: skip
         return TurnResult(turn.run_id, reason, status, step_count, usage_dict)
+
+    async def _start_sleeptime(self, turn: TurnRequest, result: TurnResult) -> TurnResult:
+        """After a completed turn: count it; on the N-th start the sleep-time pass as an abandoned child.
+
+        The turn is already finished (run terminal, stream closed), so the background agent only ever sees
+        complete turns. Its run ids join `usage.run_ids`, as Letta reports them. Never fails the turn.
+        """
+        try:
+            triggered = await steps.sleeptime_turn_done(SleeptimeTurnInput(self.inp.org_id, self.inp.agent_id, turn.run_id))
+        except ActivityError:
+            return result
+        for run_id in triggered.run_ids:
+            try:
+                await workflow.start_child_workflow(
+                    SleeptimeWorkflow.run,
+                    SleeptimeInput(self.inp.org_id, self.inp.agent_id, run_id, triggered.sleeptime_agent_id, "turns"),
+                    id=turn_child_id(self.inp.agent_id, run_id), parent_close_policy=ParentClosePolicy.ABANDON,
+                    static_summary=f"sleep-time pass of agent {self.inp.agent_id} (run {run_id})",
+                )  # fmt: skip
+            except WorkflowAlreadyStartedError:
+                pass
+        if triggered.run_ids:
+            usage = {**result.usage, "run_ids": [turn.run_id, *triggered.run_ids]}
+            result = dataclasses.replace(result, usage=usage)
+        return result
 
     # --- handlers ---------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
         LLM_STEP,
         NOT_FOUND,
         PAYLOAD_TOO_LARGE,
+        SLEEPTIME_TURN_DONE,
         SUMMARIZE,
         SYSTEM_PROMPT_TOO_LARGE,
         BeginTurnInput,
@@ -27,6 +28,8 @@ with workflow.unsafe.imports_passed_through():
         LlmStepInput,
         StepOutcome,
         SummarizeInput,
+        SleeptimeTriggered,
+        SleeptimeTurnInput,
         SummarizeOutcome,
         ToolsInput,
         ToolsOutcome,
@@ -105,4 +108,12 @@ async def deliver_callback(inp: CallbackInput) -> None:
     await workflow.execute_activity(
         DELIVER_CALLBACK, inp, start_to_close_timeout=timedelta(seconds=30), retry_policy=CALLBACK_RETRY,
         summary="run callback",
+    )  # fmt: skip
+
+
+async def sleeptime_turn_done(inp: SleeptimeTurnInput) -> SleeptimeTriggered:
+    """Count a completed turn towards the sleep-time frequency; claims a window on the N-th."""
+    return await workflow.execute_local_activity(
+        SLEEPTIME_TURN_DONE, inp, result_type=SleeptimeTriggered, start_to_close_timeout=DB_WRITE_TIMEOUT,
+        retry_policy=DB_RETRY, summary="count turn for sleep-time",
     )  # fmt: skip

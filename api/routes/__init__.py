@@ -14,6 +14,7 @@ from api.routes import (
     health,
     models,
     passages,
+    sleeptime,
     tools,
 )
 from api.routes import conversations as conversations_routes
@@ -39,4 +40,5 @@ protected.include_router(runs_routes.router)
 protected.include_router(conversations_routes.router)
 protected.include_router(admin.router)
 protected.include_router(schedules_routes.router)
+protected.include_router(sleeptime.router)
 router.include_router(protected)

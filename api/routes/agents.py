@@ -13,12 +13,14 @@ from api.routes._paths import clamp_limit, collection
 from api.schemas.agents import AgentStateOut, CreateAgent, UpdateAgent
 from api.schemas.common import DeleteResponse, Order, is_descending
 from api.schemas.models import llm_config
+from api.routes import sleeptime as sleeptime_routes
 from api.workflow_client import disable_agent
+from engram import sleeptime
 from engram.context import compiler
 from engram.embed.registry import embedding_config
 from engram.store import agents as agent_store
 from engram.store import messages as message_store
-from engram.store.models import Agent
+from engram.store.models import Agent, SleeptimeGroup
 
 router = APIRouter(tags=["agents"])
 
@@ -28,6 +30,14 @@ async def render_agent(session: AsyncSession, org_id: str, agent: Agent) -> Agen
     blocks, tools = await agent_store.load_relations(session, org_id, [agent.id])
     state = AgentStateOut.from_domain(agent, blocks[agent.id], tools[agent.id])
     state.message_ids = await in_context_message_ids(session, agent)
+    _with_group(state, (await sleeptime.groups_of(session, org_id, [agent.id])).get(agent.id))
+    return state
+
+
+def _with_group(state: AgentStateOut, group: SleeptimeGroup | None) -> AgentStateOut:
+    if group is not None:
+        state.managed_group = sleeptime.managed_group(group, [b.id for b in state.blocks])
+        state.multi_agent_group = state.managed_group
     return state
 
 
@@ -39,7 +49,8 @@ async def in_context_message_ids(session: AsyncSession, agent: Agent) -> list[st
 
 async def render_agents(session: AsyncSession, org_id: str, agents: list[Agent]) -> list[AgentStateOut]:
     blocks, tools = await agent_store.load_relations(session, org_id, [a.id for a in agents])
-    return [AgentStateOut.from_domain(a, blocks[a.id], tools[a.id]) for a in agents]
+    groups = await sleeptime.groups_of(session, org_id, [a.id for a in agents])
+    return [_with_group(AgentStateOut.from_domain(a, blocks[a.id], tools[a.id]), groups.get(a.id)) for a in agents]
 
 
 async def refresh_system_message(session: AsyncSession, org_id: str, agent_id: str) -> None:
@@ -49,7 +60,7 @@ async def refresh_system_message(session: AsyncSession, org_id: str, agent_id: s
 
 @collection(router, "post", "/agents", response_model=AgentStateOut)
 async def create_agent(
-    body: CreateAgent, session: SessionDep, actor: ActorDep, settings: SettingsDep
+    body: CreateAgent, session: SessionDep, actor: ActorDep, settings: SettingsDep, temporal: TemporalDep
 ) -> AgentStateOut:
     model = body.model_handle(settings.default_model)
     embedding = body.embedding_handle(settings.default_embedding)
@@ -59,6 +70,8 @@ async def create_agent(
         embedding_config=embedding_config(embedding),
     )  # fmt: skip
     await refresh_system_message(session, actor.org_id, agent.id)
+    if agent.enable_sleeptime:
+        await sleeptime_routes.enable(session, temporal, settings, agent)
     return await render_agent(session, actor.org_id, agent)
 
 
@@ -86,8 +99,9 @@ async def retrieve_agent(agent: AgentDep, session: SessionDep, actor: ActorDep) 
 
 @router.patch("/agents/{agent_id}", response_model=AgentStateOut)
 async def update_agent(
-    agent: AgentDep, body: UpdateAgent, session: SessionDep, actor: ActorDep
-) -> AgentStateOut:
+    agent: AgentDep, body: UpdateAgent, session: SessionDep, actor: ActorDep, temporal: TemporalDep,
+    settings: SettingsDep,
+) -> AgentStateOut:  # fmt: skip
     changes = body.to_changes()
     handle = body.new_model_handle()
     if handle is not None or "context_window_limit" in changes:
@@ -103,6 +117,12 @@ async def update_agent(
     updated = await agent_store.update_agent(session, actor.org_id, agent.id, changes)
     if {"system", "block_ids"} & changes.keys():
         await refresh_system_message(session, actor.org_id, agent.id)
+    if changes.get("enable_sleeptime") is True:
+        await sleeptime_routes.enable(session, temporal, settings, updated)
+    elif changes.get("enable_sleeptime") is False:
+        await sleeptime_routes.disable(session, temporal, updated)
+    elif "block_ids" in changes and (group := await sleeptime.find_group(session, actor.org_id, agent.id)):
+        await sleeptime.sync_shared_blocks(session, actor.org_id, group)
     return await render_agent(session, actor.org_id, updated)
 
 
@@ -115,6 +135,7 @@ async def delete_agent(
 
     threads = [None, *await conversation_ids(session, actor.org_id, agent.id)]  # its conversations end with it
     await delete_agent_schedules(session, temporal, settings, actor.org_id, agent.id)  # rows go by cascade
+    await sleeptime_routes.remove(session, temporal, actor.org_id, agent.id)  # its schedule and sleep-time agent
     await agent_store.delete_agent(session, actor.org_id, agent.id)
     for conversation_id in threads:
         await disable_agent(temporal, agent_id=agent.id, conversation_id=conversation_id)

@@ -48,6 +48,8 @@ class AgentStateOut(BaseModel):
     message_ids: list[str] | None = None
     message_buffer_autoclear: bool = False
     enable_sleeptime: bool = False
+    managed_group: dict[str, Any] | None = None  # the sleep-time group this agent manages (Letta ManagedGroup)
+    multi_agent_group: dict[str, Any] | None = None  # deprecated Letta alias of managed_group
     identities: list[Any] = Field(default_factory=list)
     identity_ids: list[str] = Field(default_factory=list)
     secrets: list[dict[str, Any]] = Field(default_factory=list)

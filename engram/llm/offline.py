@@ -117,9 +117,18 @@ class _Turn:
     def memory_text(self) -> str:
         return self.blocks.get(self.memory_label, "") + "\n" + "\n".join(f.line for f in self.saved_facts)
 
+    @property
+    def is_sleeptime_review(self) -> bool:
+        """A sleep-time agent's input: a reminder, then "Messages:" and a transcript of another conversation."""
+        return self.user_text.startswith("<system-reminder>") and "\nMessages:\n" in self.user_text
+
     def pending_facts(self) -> list[Fact]:
         memory = self.memory_text
-        return [f for f in extract_facts(self.user_text) if not is_known(f, memory)]
+        source = self.user_text
+        if self.is_sleeptime_review:  # only what the user said in the reviewed transcript states facts
+            transcript = source.split("\nMessages:\n", 1)[1]
+            source = "\n".join(line[len("user: "):] for line in transcript.splitlines() if line.startswith("user: "))
+        return [f for f in extract_facts(source) if not is_known(f, memory)]
 
 
 def respond(request: LlmRequest) -> LlmResponse:
@@ -162,6 +171,8 @@ def _decide(
         edit = _memory_edit(turn, pending, tools if forced is None else {forced: tools[forced]})
         if edit is not None:
             return edit[0], None, edit[1]
+    if turn.is_sleeptime_review and "memory_finish_edits" in tools and forced in (None, "memory_finish_edits"):
+        return "Memory is up to date with the reviewed conversation.", None, ("memory_finish_edits", {})
     if last_failed:
         reasoning, reply = (
             "The last tool call failed; explaining instead of retrying.",

@@ -9,10 +9,11 @@ from engram.store.models.message_embedding import MessageEmbedding
 from engram.store.models.passage import AgentArchive, Archive, Passage
 from engram.store.models.run import Run, RunEvent, Step
 from engram.store.models.scheduled_message import ScheduledMessage
+from engram.store.models.sleeptime import SleeptimeGroup
 from engram.store.models.tenancy import ApiKey, Organization
 from engram.store.models.tool import Tool
 
 __all__ = [
     "Agent", "AgentArchive", "AgentBlock", "AgentTool", "ApiKey", "Archive", "Base", "Block", "Conversation",
-    "MemoryOp", "Message", "MessageEmbedding", "Organization", "Passage", "Run", "RunEvent", "ScheduledMessage", "Step", "Tool",
+    "MemoryOp", "Message", "MessageEmbedding", "Organization", "Passage", "Run", "RunEvent", "ScheduledMessage", "SleeptimeGroup", "Step", "Tool",
 ]  # fmt: skip
