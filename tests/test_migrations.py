@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 import psycopg
-
 from alembic.script import ScriptDirectory
 
 from engram.store.migrate import MIGRATIONS_DIR, current_revision, upgrade

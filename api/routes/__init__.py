@@ -9,6 +9,7 @@ from api.routes import (
     agent_file,
     agent_tools,
     agents,
+    archives,
     blocks,
     context,
     health,
@@ -32,6 +33,7 @@ protected.include_router(agent_blocks.router)
 protected.include_router(agent_tools.router)
 protected.include_router(context.router)
 protected.include_router(passages.router)
+protected.include_router(archives.router)
 protected.include_router(blocks.router)
 protected.include_router(tools.router)
 protected.include_router(models.router)

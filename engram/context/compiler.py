@@ -21,6 +21,7 @@ from engram.llm.base import ChatMessage, ToolCall
 from engram.store import agents as agent_store
 from engram.store import blocks as block_store
 from engram.store import messages as message_store
+from engram.store.archives import visible_to_agent
 from engram.store.models import Agent, Block, Message, Passage
 from engram.store.models.base import utcnow
 from engram.tools.rules import rule_sentence
@@ -81,9 +82,8 @@ def compile_system_prompt(agent: Agent, blocks: list[Block], metadata: str) -> s
 
 
 async def archival_count(session: AsyncSession, agent: Agent) -> int:
-    count = await session.scalar(
-        select(func.count()).where(Passage.agent_id == agent.id, Passage.deleted_at.is_(None))
-    )
+    scope = await visible_to_agent(session, agent.organization_id, agent.id)
+    count = await session.scalar(select(func.count()).select_from(Passage).where(scope))
     return int(count or 0)
 
 

@@ -1,5 +1,7 @@
 """Archival memory passages: insert with embeddings, list, per-agent vector search, delete.
 
+An agent sees its own passages and those of its attached archives (engram/store/archives.py).
+
 Per-agent search is an exact scan of the agent's rows (`ORDER BY (embedding <=> q) + 0`): the `+ 0`
 hides the operator from the HNSW index, which would otherwise filter its approximate top-k by agent
 afterwards and silently return fewer than k rows (storage-and-embeddings.md).
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from engram.errors import InvalidInput, NotFound
 from engram.ids import new_id
+from engram.store.archives import visible_to_agent
 from engram.store.models import Passage
 from engram.store.pagination import paginate
 
@@ -30,14 +33,18 @@ class NewPassage:
 
 
 async def insert_passages(
-    session: AsyncSession, org_id: str, agent_id: str, passages: list[NewPassage], *, embedding_model: str
-) -> list[Passage]:
+    session: AsyncSession, org_id: str, agent_id: str | None, passages: list[NewPassage], *, embedding_model: str,
+    archive_id: str | None = None,
+) -> list[Passage]:  # fmt: skip
+    """Insert into an agent's own archival memory (`agent_id`) or into a shared archive (`archive_id`)."""
+    if (agent_id is None) == (archive_id is None):
+        raise ValueError("a passage belongs to exactly one of an agent or an archive")
     rows = []
     for p in passages:
         if not p.text.strip():
             raise InvalidInput("passage text must not be empty")
         row = Passage(
-            id=new_id("passage"), organization_id=org_id, agent_id=agent_id, text=p.text, tags=sorted(set(p.tags)),
+            id=new_id("passage"), organization_id=org_id, agent_id=agent_id, archive_id=archive_id, text=p.text, tags=sorted(set(p.tags)),
             metadata_=p.metadata, embedding=p.embedding, embedding_model=embedding_model,
             embedding_dim=len(p.embedding),
         )  # fmt: skip
@@ -53,9 +60,7 @@ async def list_passages(
     session: AsyncSession, org_id: str, agent_id: str, *, after: str | None = None, before: str | None = None,
     limit: int | None = 100, ascending: bool = True, search: str | None = None,
 ) -> list[Passage]:  # fmt: skip
-    stmt = select(Passage).where(
-        Passage.organization_id == org_id, Passage.agent_id == agent_id, Passage.deleted_at.is_(None)
-    )
+    stmt = select(Passage).where(await visible_to_agent(session, org_id, agent_id))
     if search:
         stmt = stmt.where(Passage.text.ilike(f"%{search}%"))
     return await paginate(
@@ -72,9 +77,9 @@ async def search_passages(
     """The agent's `top_k` passages nearest the query with their cosine distance, among passages embedded
     by the same model (vectors of different models are not comparable)."""
     distance = Passage.embedding.cosine_distance(query_embedding)
+    scope = await visible_to_agent(session, org_id, agent_id)
     stmt = select(Passage, distance).where(
-        Passage.organization_id == org_id, Passage.agent_id == agent_id, Passage.deleted_at.is_(None),
-        Passage.embedding_model == embedding_model, Passage.embedding_dim == len(query_embedding),
+        scope, Passage.embedding_model == embedding_model, Passage.embedding_dim == len(query_embedding),
     )  # fmt: skip
     stmt = _filtered(stmt, tags, tag_match_mode, start, end)
     stmt = stmt.order_by(distance + 0, Passage.created_at).limit(top_k)
@@ -105,18 +110,23 @@ async def text_search_passages(
     words = " OR ".join(query.split())
     tsquery = func.websearch_to_tsquery("english", words)
     rank = func.ts_rank(Passage.search_tsv, tsquery)
+    scope = await visible_to_agent(session, org_id, agent_id)
     stmt = select(Passage, rank).where(
-        Passage.organization_id == org_id, Passage.agent_id == agent_id, Passage.deleted_at.is_(None),
-        Passage.search_tsv.op("@@")(tsquery),
+        scope, Passage.search_tsv.op("@@")(tsquery),
     )  # fmt: skip
-    stmt = _filtered(stmt, tags, tag_match_mode, start, end).order_by(rank.desc(), Passage.created_at).limit(top_k)
+    stmt = (
+        _filtered(stmt, tags, tag_match_mode, start, end)
+        .order_by(rank.desc(), Passage.created_at)
+        .limit(top_k)
+    )
     return [(row[0], float(row[1])) for row in (await session.execute(stmt)).all()]
 
 
 async def delete_passage(session: AsyncSession, org_id: str, agent_id: str, passage_id: str) -> None:
+    """Delete one passage of the agent's archival memory (a shared archive's passage is gone for all)."""
     deleted = await session.scalar(
         delete(Passage)
-        .where(Passage.id == passage_id, Passage.organization_id == org_id, Passage.agent_id == agent_id)
+        .where(Passage.id == passage_id, await visible_to_agent(session, org_id, agent_id))
         .returning(Passage.id)
     )
     if deleted is None:
