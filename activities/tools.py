@@ -17,6 +17,7 @@ from temporalio import activity
 from activities import step_ids
 from activities.contracts import EXECUTE_TOOLS, ToolsInput, ToolsOutcome
 from activities.errors import to_application_error
+from activities.schedules import ensure_schedule
 from activities.turn_state import REQUEST_HEARTBEAT, TurnState, load_turn_state
 from engram.config import Settings
 from engram.context.compiler import packaged_tool_result
@@ -30,6 +31,7 @@ from engram.tools import rules as tool_rules
 from engram.tools.builtin_schemas import BUILTINS_BY_NAME
 from engram.tools.executor import ToolContext, ToolResult, can_execute, execute_builtin
 from engram.tools.external import EXTERNAL_TOOL_TYPES, ExternalCall, prepare_external_call, run_external_call
+from engram.tools.wakeup import WAKEUP_TOOL, wakeup_id
 
 HEARTBEAT_REASON = "[This is an automated system message hidden from the user] Function called using request_heartbeat=true, returning control"
 FAILED_REASON = "[This is an automated system message hidden from the user] Function call failed, returning control"
@@ -77,6 +79,9 @@ class ToolActivities:
             async with self.sessions.begin() as session:
                 state = await load_turn_state(session, inp.org_id, inp.agent_id, inp.run_id)
                 results.append(await self._run_call(session, inp, state, call, external))
+            if call["function"]["name"] == WAKEUP_TOOL:  # row committed: now its Temporal Schedule
+                op_id = step_ids.memory_op_id(inp.run_id, inp.step_index, call["id"])
+                await ensure_schedule(self.sessions, self.settings, inp.org_id, wakeup_id(op_id))
         async with self.sessions() as session:
             state = await load_turn_state(session, inp.org_id, inp.agent_id, inp.run_id)
         keep, stop_reason, reason = decide(state, inp.step_index, results)

@@ -9,6 +9,8 @@ system prompt and then, like a MemGPT agent would:
      the `human` block, or says something generic;
   3. delivers the reply with `send_message` when offered (memgpt styles), else as plain content
      (letta_v1 style);
+  3b. asks to be woken ("wake me in 30 seconds about the oven") with schedule_wakeup when offered,
+     and answers a wake-up event with a reminder of its reason;
   4. never loops: after a failed tool call it explains instead of retrying, and it makes at most a
      few tool calls per turn;
   5. calls any attached tool on request: a user message `call <tool_name> {"json": "args"}` makes it
@@ -49,8 +51,15 @@ from engram.llm.tokens import estimate_text_tokens, estimate_tokens
 
 OFFLINE_HANDLE = "engram/offline"
 MAX_TOOL_CALLS_PER_TURN = 4
-_SYSTEM_EVENT_TYPES = frozenset({"heartbeat", "system_alert", "login", "system_message"})
+_SYSTEM_EVENT_TYPES = frozenset({"heartbeat", "system_alert", "login", "system_message", "wake_up"})
 _HIDDEN_PREFIX = "[This is an automated system message hidden from the user]"
+_WAKEUP_TOOL = "schedule_wakeup"
+_WAKE_REQUEST = re.compile(
+    r"\b(?:wake me(?: up)?|remind me)\s+in\s+(\d+(?:\.\d+)?)\s*(seconds?|secs?|minutes?|mins?|hours?|hrs?|days?)\b"
+    r"(?:\s+(?:about|to|that|of)\s+(?P<reason>[^.!?\n]+))?",
+    re.IGNORECASE,
+)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _MEMORY_TOOLS = (
     "memory_insert",
     "memory_replace",
@@ -89,6 +98,7 @@ class _Turn:
     user_text: str
     calls: list[_Call] = field(default_factory=list)
     blocks: dict[str, str] = field(default_factory=dict)
+    wakeup_reason: str | None = None  # this turn was started by a wake-up the agent scheduled earlier
 
     @property
     def memory_label(self) -> str:
@@ -173,6 +183,9 @@ def _decide(
             return edit[0], None, edit[1]
     if turn.is_sleeptime_review and "memory_finish_edits" in tools and forced in (None, "memory_finish_edits"):
         return "Memory is up to date with the reviewed conversation.", None, ("memory_finish_edits", {})
+    wake = _wakeup_request(turn, tools) if may_edit and forced in (None, _WAKEUP_TOOL) else None
+    if wake is not None:
+        return "The user wants a reminder later; scheduling a wake-up.", None, wake
     if last_failed:
         reasoning, reply = (
             "The last tool call failed; explaining instead of retrying.",
@@ -252,6 +265,13 @@ def _requested_result(turn: _Turn, name: str) -> str:
 
 def _compose_reply(turn: _Turn) -> tuple[str, str]:
     """(reasoning, reply text): acknowledge saved facts, answer a question from memory, or chat."""
+    if turn.wakeup_reason is not None:
+        return "A wake-up I scheduled fired; acting on it.", f"Wake-up reminder: {turn.wakeup_reason}"
+    scheduled = next((_loads(c.call.arguments) for c in turn.calls if c.call.name == _WAKEUP_TOOL and not c.failed), None)
+    if scheduled is not None:
+        return "Wake-up scheduled; confirming.", (
+            f"OK, I'll wake up in {scheduled.get('after_seconds')} seconds about {scheduled.get('reason')}."
+        )
     saved = [f for f in turn.saved_facts if f in extract_facts(turn.user_text)] or turn.saved_facts
     answer = answer_question(turn.user_text, turn.memory_text, turn.blocks.get("persona", ""))
     parts = []
@@ -270,6 +290,17 @@ def _compose_reply(turn: _Turn) -> tuple[str, str]:
         reasoning = "Memory updated; confirming to the user." if saved else "Answering from what I know."
         return reasoning, " ".join(parts)
     return "Replying to the user.", _small_talk(turn)
+
+
+def _wakeup_request(turn: _Turn, tools: dict[str, ToolSpec]) -> tuple[str, dict] | None:
+    """("schedule_wakeup", args) for "wake me in N seconds about X" (once per turn, when the tool is on offer)."""
+    match = _WAKE_REQUEST.search(turn.user_text)
+    if match is None or _WAKEUP_TOOL not in tools or any(c.call.name == _WAKEUP_TOOL for c in turn.calls):
+        return None
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)[0].lower()]
+    reason = (match.group("reason") or "the reminder you asked for").strip()
+    args = {"after_seconds": int(seconds) if seconds.is_integer() else seconds, "reason": reason}
+    return _WAKEUP_TOOL, _with_heartbeat(tools[_WAKEUP_TOOL], args, True)
 
 
 def _small_talk(turn: _Turn) -> str:
@@ -305,11 +336,12 @@ def _describe(facts: list[Fact]) -> str:
 
 def _read_turn(messages: list[ChatMessage]) -> _Turn:
     system = "\n".join(m.content or "" for m in messages if m.role == "system")
-    turn_start, user_text = 0, ""
+    turn_start, user_text, wakeup_reason = 0, "", None
     for index in range(len(messages) - 1, -1, -1):
+        wakeup_reason = _wakeup_reason(messages[index])
         text = _user_text(messages[index])
-        if text is not None:
-            turn_start, user_text = index + 1, text
+        if text is not None or wakeup_reason is not None:
+            turn_start, user_text = index + 1, text or ""
             break
     results = {m.tool_call_id: m.content or "" for m in messages[turn_start:] if m.role == "tool"}
     calls = [
@@ -318,7 +350,15 @@ def _read_turn(messages: list[ChatMessage]) -> _Turn:
         if m.role == "assistant"
         for c in m.tool_calls
     ]
-    return _Turn(user_text=user_text, calls=calls, blocks=parse_memory_blocks(system))
+    return _Turn(user_text=user_text, calls=calls, blocks=parse_memory_blocks(system), wakeup_reason=wakeup_reason)
+
+
+def _wakeup_reason(message: ChatMessage) -> str | None:
+    """The reason of a wake-up event (a user-role JSON message the schedule_wakeup tool's firing sends)."""
+    if message.role != "user" or message.content is None:
+        return None
+    event = _loads(message.content.strip())
+    return str(event.get("reason") or "") if event.get("type") == "wake_up" else None
 
 
 def _user_text(message: ChatMessage) -> str | None:

@@ -108,6 +108,16 @@ BUILTIN_TOOLS: tuple[BuiltinTool, ...] = (
         "memory_finish_edits", "letta_sleeptime_core", "Call when you have finished editing memory.", {}, (),
         is_terminal=True,
     ),
+    BuiltinTool(
+        "schedule_wakeup", "letta_builtin",
+        "Ask to be woken up later: at that time you get a new turn with a wake-up message carrying the reason. "
+        "Give exactly one of after_seconds or at. Pending wake-ups are listed (and cancelled) with the agent's "
+        "scheduled messages.",
+        {"reason": _s("What to do or remember when you wake up."),
+         "after_seconds": {"type": "number", "description": "Wake up this many seconds from now."},
+         "at": _s("Wake up at this ISO 8601 time (your time zone when it has no offset).")},
+        ("reason",),
+    ),
     # Letta's server-side built-ins: accepted so Letta code and agent files attach them unchanged; they need a
     # search provider, network or a code sandbox, which this server does not provide yet.
     BuiltinTool(

@@ -194,3 +194,34 @@ def test_one_time_message_fires_once_then_disappears(letta: Letta, worker_runnin
     with pytest.raises(APIStatusError):
         letta.agents.schedule.retrieve(soon.id, agent_id=agent_id)
     assert len([m for m in letta.agents.messages.list(agent_id) if m.message_type == "user_message"]) == 1
+
+
+def test_agent_wakeup_tool_schedules_a_later_turn_that_carries_the_reason(letta: Letta, worker_running: None) -> None:  # noqa: ARG001
+    agent_id = _agent(letta, tools=["schedule_wakeup"])
+    reply = letta.agents.messages.create(agent_id, messages=_message("Please wake me in 1 second about stretching."))
+    calls = [m for m in reply.messages if m.message_type == "tool_call_message"]
+    assert calls and calls[0].tool_call.name == "schedule_wakeup"
+    assert "wake up in 1 seconds about stretching" in reply.messages[-1].content
+    wakeup_id = next(r.tool_return for r in reply.messages if r.message_type == "tool_return_message").split()[1]
+    (run,) = _scheduled_runs(letta, agent_id, wakeup_id, 1)
+    assert run.status == "completed" and run.metadata["schedule"]["source"] == "wakeup"
+    said = [m.content for m in letta.agents.messages.list(agent_id, order="asc") if m.message_type == "assistant_message"]
+    assert said[-1] == "Wake-up reminder: stretching"
+    assert letta.agents.schedule.list(agent_id).scheduled_messages == []  # used up
+
+
+def test_pending_wakeups_are_listed_triggered_and_cancelled(letta: Letta, live_url: str, worker_running: None) -> None:  # noqa: ARG001
+    agent_id = _agent(letta, tools=["schedule_wakeup"])
+    letta.agents.messages.create(agent_id, messages=_message("remind me in 1 day about the oven"))
+    letta.agents.messages.create(agent_id, messages=_message("remind me in 2 hours about tea"))
+    tomorrow, later = letta.agents.schedule.list(agent_id).scheduled_messages
+    assert {tomorrow.model_extra.get("source"), later.model_extra.get("source")} == {"wakeup"}
+    assert "the oven" in tomorrow.message.messages[0].content
+    assert abs(tomorrow.schedule.scheduled_at / 1000 - (time.time() + 86400)) < 60
+    letta.agents.schedule.delete(later.id, agent_id=agent_id)
+    # a day is too long to wait: fire it now, as its time would
+    assert httpx.post(f"{live_url}/v1/agents/{agent_id}/schedule/{tomorrow.id}/trigger").status_code == 200
+    _scheduled_runs(letta, agent_id, tomorrow.id, 1)
+    said = [m.content for m in letta.agents.messages.list(agent_id, order="asc") if m.message_type == "assistant_message"]
+    assert said[-1] == "Wake-up reminder: the oven"
+    assert letta.agents.schedule.list(agent_id).scheduled_messages == []
