@@ -13,6 +13,8 @@ bench/results/<timestamp>.json and stops everything. Scenarios (issue #9):
   throughput  8 and 32 concurrent clients (AsyncLetta), each on its own agent, for T seconds; errors
   cpu         CPU seconds per message of each process tree (API, worker, Temporal, Postgres); RSS/PSS
   scale       create M agents, message K of them, RSS per process and open workflows after idle exit
+  conversations  one agent with N conversations (default 100) driven by 32 concurrent clients vs 32
+              separate agents for the same window (issue #11): messages/s and p50/p95 of each
 Every loop is bounded in count and in time.
 """
 
@@ -37,7 +39,7 @@ from letta_client import AsyncLetta, Letta
 from bench.stack import BenchStack, cpu_seconds, memory_mb
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("create", "roundtrip", "stream", "throughput", "cpu", "scale")
+SCENARIOS = ("create", "roundtrip", "stream", "throughput", "cpu", "scale", "conversations")
 MODEL = "openai/bench"  # through the real OpenAI SDK path, answered by the fake LLM
 REQUEST_TIMEOUT_S = 60.0
 
@@ -52,6 +54,7 @@ class Sizes:
     cpu_turns: int = 40
     scale_agents: int = 300
     scale_messaged: int = 50
+    conversations: int = 100
     idle_timeout_s: float = 10.0
 
 
@@ -205,6 +208,73 @@ def scenario_throughput(stack: BenchStack, client: Letta, levels: tuple[int, ...
     return out
 
 
+async def _conversation_client(
+    url: str, conversation_ids: list[str], stop_at: float, lat: list[float], ends: list[float], errors: Counter[str]
+) -> None:
+    """One client cycling through its own conversations (never shared with another client), reading each
+    SSE reply to its end as the SDK user does."""
+    async with AsyncLetta(base_url=url, max_retries=0, timeout=REQUEST_TIMEOUT_S) as client:
+        i = 0
+        while time.monotonic() < stop_at:
+            t0 = time.perf_counter()
+            try:
+                stream = await client.conversations.messages.create(
+                    conversation_ids[i % len(conversation_ids)], input=f"conversation hello {i}"
+                )
+                async for _ in stream:
+                    pass
+                lat.append(time.perf_counter() - t0)
+                ends.append(time.monotonic())
+            except Exception as exc:  # counted, never fatal: errors are a figure
+                errors[type(exc).__name__] += 1
+                await asyncio.sleep(0.05)
+            i += 1
+
+
+async def _run_conversation_clients(
+    url: str, slices: list[list[str]], duration_s: float, lat: list[float], ends: list[float], errors: Counter[str]
+) -> float:
+    stop_at = time.monotonic() + duration_s
+    await asyncio.wait_for(
+        asyncio.gather(*(_conversation_client(url, s, stop_at, lat, ends, errors) for s in slices)),
+        timeout=duration_s + REQUEST_TIMEOUT_S + 10,
+    )
+    return stop_at
+
+
+def _window_figures(lat: list[float], ends: list[float], errors: Counter[str], stop_at: float,
+                    duration_s: float) -> dict[str, Any]:  # fmt: skip
+    in_window = sum(1 for e in ends if e <= stop_at)
+    return {
+        "messages": in_window, "msgs_per_s": round(in_window / duration_s, 2), "errors": sum(errors.values()),
+        "error_types": dict(errors), "p50_ms": ms(lat, 0.5), "p95_ms": ms(lat, 0.95),
+    }  # fmt: skip
+
+
+def scenario_conversations(
+    stack: BenchStack, client: Letta, conversations: int, duration_s: float, agent_type: str | None
+) -> dict[str, Any]:
+    """100 private threads of one shared agent vs 32 separate agents, 32 clients each, same window."""
+    clients = min(32, conversations)
+    agent = client.agents.create(**agent_kwargs("bench-conv-shared", agent_type))
+    conv_ids = [client.conversations.create(agent_id=agent.id, summary=f"user {i}").id for i in range(conversations)]
+    slices = [conv_ids[i::clients] for i in range(clients)]
+    lat: list[float] = []
+    ends: list[float] = []
+    errors: Counter[str] = Counter()
+    # Warm-up: one message per conversation workflow, so workflow starts are not in the timed window.
+    asyncio.run(_run_conversation_clients(stack.url, [[c] for c in conv_ids], 0.01, [], [], Counter()))
+    stop_at = asyncio.run(_run_conversation_clients(stack.url, slices, duration_s, lat, ends, errors))
+    shared = {"conversations": conversations, "clients": clients, **_window_figures(lat, ends, errors, stop_at,
+                                                                                     duration_s)}  # fmt: skip
+    agents = [client.agents.create(**agent_kwargs(f"bench-conv-sep-{i}", agent_type)).id for i in range(clients)]
+    asyncio.run(_warm(stack.url, agents))
+    lat, ends, errors = [], [], Counter()
+    stop_at = asyncio.run(_run_clients(stack.url, agents, duration_s, lat, ends, errors))
+    separate = {"agents": clients, "clients": clients, **_window_figures(lat, ends, errors, stop_at, duration_s)}
+    return {"window_s": duration_s, "one_agent_many_conversations": shared, "separate_agents": separate}
+
+
 def scenario_cpu(
     stack: BenchStack, client: Letta, turns: int, agent_type: str | None, deadline: float
 ) -> dict[str, Any]:
@@ -355,6 +425,13 @@ def table(results: dict[str, Any]) -> str:
         rows.append(("6 scale memory", f"added {r['added_mb_after_idle']['rss']} MB RSS / "
                      f"{r['added_mb_after_idle']['pss']} MB PSS; " + ", ".join(
                          f"{k} {v['rss']}" for k, v in a["memory_mb"].items()), "target < 50 MB added"))  # fmt: skip
+    r = results.get("conversations")
+    if r:
+        for key, label in (("one_agent_many_conversations", "7 conversations"), ("separate_agents", "7 separate")):
+            c = r[key]
+            what = f"{c['conversations']} threads / 1 agent" if "conversations" in c else f"{c['agents']} agents"
+            rows.append((label, f"{what}, {c['clients']} clients: {c['msgs_per_s']} msg/s, {c['errors']} errors, "
+                         f"p50 {c['p50_ms']}, p95 {c['p95_ms']} ms", "-"))  # fmt: skip
     rows += [(k, str(v), "-") for k, v in results.items() if k.endswith("_error")]
     w0 = max(len(x[0]) for x in rows) if rows else 0
     w1 = max(len(x[1]) for x in rows) if rows else 0
@@ -377,6 +454,7 @@ def main() -> None:
     parser.add_argument("--cpu-turns", type=int, help="messages measured in scenario 5")
     parser.add_argument("--scale-agents", type=int, help="agents created in scenario 6")
     parser.add_argument("--scale-messaged", type=int, help="agents messaged in scenario 6")
+    parser.add_argument("--conversations", type=int, help="conversations of the shared agent in scenario 7")
     parser.add_argument("--idle-timeout", type=float, help="ENGRAM_IDLE_TIMEOUT_S of the bench stack")
     parser.add_argument(
         "--agent-type", default=None, help="agent_type for every agent (default: the server's)"
@@ -394,7 +472,8 @@ def main() -> None:
     sizes = Sizes(**vars(FULL)) if args.full else Sizes()
     for flag, field in (("create", "create"), ("turns", "turns"), ("streams", "streams"), ("duration", "duration_s"),
                         ("cpu_turns", "cpu_turns"), ("scale_agents", "scale_agents"),
-                        ("scale_messaged", "scale_messaged"), ("idle_timeout", "idle_timeout_s")):  # fmt: skip
+                        ("scale_messaged", "scale_messaged"), ("conversations", "conversations"),
+                        ("idle_timeout", "idle_timeout_s")):  # fmt: skip
         if getattr(args, flag) is not None:
             setattr(sizes, field, getattr(args, flag))
     if args.concurrency:
@@ -429,6 +508,7 @@ def main() -> None:
             "throughput": lambda: scenario_throughput(stack, client, sizes.concurrency, sizes.duration_s, at),
             "cpu": lambda: scenario_cpu(stack, client, sizes.cpu_turns, at, deadline),
             "scale": lambda: scenario_scale(stack, sizes, at, deadline),
+            "conversations": lambda: scenario_conversations(stack, client, sizes.conversations, sizes.duration_s, at),
         }
         for name in chosen:
             if time.monotonic() > deadline:

@@ -1,4 +1,5 @@
-"""A worker SIGKILLed in the middle of an llm_step: a new worker finishes the turn exactly once."""
+"""A worker SIGKILLed in the middle of an llm_step: a new worker finishes the turn exactly once, on the
+agent's own thread and on a conversation (its own workflow `agent:{id}:conv:{conv}`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ import sys
 import uuid
 from pathlib import Path
 
-from engram.store import messages
+import pytest
+
+from api.workflow_client import default_workflow_input, submit_turn
+from engram.ids import new_id
+from engram.store import conversations, messages, runs
 from tests.fake_llm import FakeReply
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,18 +29,37 @@ def _spawn(loop, task_queue: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, str(ROOT / "tests/loop/worker_proc.py")], env=env, cwd=ROOT)
 
 
-async def test_killed_worker_mid_llm_step_completes_turn_once(loop, fake_llm) -> None:
+async def _send(loop, agent_id: str, conversation_id: str | None, wf_input) -> str:  # noqa: ANN001
+    async with loop.sessions.begin() as s:
+        run = await runs.create_run(
+            s, loop.org_id, agent_id, input_messages=[{"id": new_id("message"), "role": "user", "content": "hello"}],
+            request_config={}, conversation_id=conversation_id,
+        )  # fmt: skip
+    await submit_turn(
+        loop.client, loop.settings, org_id=loop.org_id, agent_id=agent_id, run_id=run.id, wait=False,
+        conversation_id=conversation_id, workflow_input=wf_input, sessions=loop.sessions,
+    )  # fmt: skip
+    return run.id
+
+
+@pytest.mark.parametrize("thread", ["agent", "conversation"])
+async def test_killed_worker_mid_llm_step_completes_turn_once(loop, fake_llm, thread: str) -> None:
     model = f"t-{uuid.uuid4().hex[:10]}"
     fake_llm.script(model, [FakeReply.text("first attempt", delay_s=4), FakeReply.text("after restart")])
     agent_id = await loop.agent(f"openai/{model}")
+    conversation_id = None
+    if thread == "conversation":
+        async with loop.sessions.begin() as s:
+            conversation_id = (await conversations.create_conversation(s, loop.org_id, agent_id, summary="crash")).id
     task_queue = f"crash-{uuid.uuid4().hex[:8]}"
     settings = loop.settings.model_copy(update={"task_queue": task_queue})
     loop.settings = settings
-    wf_input = loop.workflow_input(agent_id, llm_heartbeat_timeout_s=2.0)
+    wf_input = default_workflow_input(settings, loop.org_id, agent_id, conversation_id)
+    wf_input.llm_heartbeat_timeout_s = 2.0
     first = _spawn(loop, task_queue)
     second = None
     try:
-        run_id, _ = await loop.send(agent_id, "hello", wait=False, workflow_input=wf_input)
+        run_id = await _send(loop, agent_id, conversation_id, wf_input)
         for _ in range(400):
             if fake_llm.requests(model):
                 break
@@ -52,6 +76,8 @@ async def test_killed_worker_mid_llm_step_completes_turn_once(loop, fake_llm) ->
                 proc.wait()
     assert (run.status, run.stop_reason) == ("completed", "end_turn")
     async with loop.sessions() as s:
-        rows = await messages.list_messages(s, loop.org_id, agent_id, order="asc")
-    assert [r.role for r in rows] == ["system", "user", "assistant"]
-    assert rows[-1].text == "after restart"
+        rows = await messages.list_messages(s, loop.org_id, agent_id, order="asc", conversation_id=conversation_id)
+        done = await runs.get_run(s, loop.org_id, run_id)
+    assert [r.role for r in rows if r.role != "system"] == ["user", "assistant"]
+    assert rows[-1].text == "after restart" and done.conversation_id == conversation_id
+    assert len(fake_llm.requests(model)) == 2  # the killed attempt and the one that finished, nothing more
