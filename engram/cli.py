@@ -141,6 +141,16 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_schedule(args: argparse.Namespace, settings: Settings) -> int:
+    from engram.runtime.schedule_cmd import run_schedule_command
+    from engram.runtime.supervisor import read_state
+
+    url = args.url or str(read_state(settings).get("api_url") or settings.api_url)
+    code, text = run_schedule_command(args, url, settings)
+    _out(text, err=code != 0)
+    return code
+
+
 def cmd_api(_args: argparse.Namespace, settings: Settings) -> int:
     """Only the API (what docker-compose runs); same loopback rule as `engram up`."""
     import uvicorn
@@ -202,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("--name", default="", help="a label for an issued key")
     keys.add_argument("--url", default=None, help="database URL (default ENGRAM_DATABASE_URL or the embedded one)")
     keys.set_defaults(func=cmd_keys)
+
+    from engram.runtime.schedule_cmd import add_parser as add_schedule_parser
+
+    add_schedule_parser(sub, cmd_schedule)
 
     sub.add_parser("api", help="run only the API server (docker-compose)").set_defaults(func=cmd_api)
     sub.add_parser("worker", help="run only the Temporal worker (docker-compose)").set_defaults(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -225,3 +226,26 @@ def test_pending_wakeups_are_listed_triggered_and_cancelled(letta: Letta, live_u
     said = [m.content for m in letta.agents.messages.list(agent_id, order="asc") if m.message_type == "assistant_message"]
     assert said[-1] == "Wake-up reminder: the oven"
     assert letta.agents.schedule.list(agent_id).scheduled_messages == []
+
+
+def test_cli_schedule_commands_mirror_the_api(letta: Letta, live_url: str, settings: Settings, capsys) -> None:
+    from engram.cli import build_parser
+
+    def engram(*argv: str) -> tuple[int, str]:
+        args = build_parser().parse_args(["schedule", *argv, "--url", live_url])
+        code = args.func(args, settings)
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
+
+    agent_id = _agent(letta)
+    code, out = engram("create", agent_id, "daily summary", "--cron", "0 8 * * *", "--timezone", "Europe/Berlin")
+    assert code == 0
+    sm_id = json.loads(out)["id"]
+    code, out = engram("list", agent_id)
+    assert code == 0 and [m["id"] for m in json.loads(out)["scheduled_messages"]] == [sm_id]
+    assert json.loads(engram("pause", agent_id, sm_id)[1])["paused"] is True
+    assert json.loads(engram("show", agent_id, sm_id)[1])["schedule"]["timezone"] == "Europe/Berlin"
+    code, out = engram("create", agent_id, "too late", "--at", "2001-01-01T00:00:00")
+    assert code == 1 and "in the past" in out
+    assert engram("delete", agent_id, sm_id) == (0, '{\n  "success": true\n}\n')
+    assert sm_id not in engram("list")[1]
