@@ -17,6 +17,7 @@ from temporalio import activity
 from activities import step_ids
 from activities.contracts import EXECUTE_TOOLS, ToolsInput, ToolsOutcome
 from activities.errors import to_application_error
+from activities.multi_agent import TemporalCourier
 from activities.schedules import ensure_schedule
 from activities.turn_state import REQUEST_HEARTBEAT, TurnState, load_turn_state
 from engram.config import Settings
@@ -27,10 +28,12 @@ from engram.store import run_events
 from engram.store import tools as tool_store
 from engram.store.models import Message
 from engram.store.models.base import utcnow
+from engram.tools import multi_agent
 from engram.tools import rules as tool_rules
 from engram.tools.builtin_schemas import BUILTINS_BY_NAME
 from engram.tools.executor import ToolContext, ToolResult, can_execute, execute_builtin
 from engram.tools.external import EXTERNAL_TOOL_TYPES, ExternalCall, prepare_external_call, run_external_call
+from engram.tools.multi_agent import MULTI_AGENT_TOOLS
 from engram.tools.wakeup import WAKEUP_TOOL, wakeup_id
 
 HEARTBEAT_REASON = "[This is an automated system message hidden from the user] Function called using request_heartbeat=true, returning control"
@@ -76,6 +79,8 @@ class ToolActivities:
         for call in row.tool_calls or []:
             activity.heartbeat()
             external = await self._run_external(inp, call)  # custom/MCP tools run with no transaction open
+            if external is None and call["function"]["name"] in MULTI_AGENT_TOOLS:
+                external = await self._run_multi_agent(inp, call)  # so do waits for another agent's reply
             async with self.sessions.begin() as session:
                 state = await load_turn_state(session, inp.org_id, inp.agent_id, inp.run_id)
                 results.append(await self._run_call(session, inp, state, call, external))
@@ -114,6 +119,23 @@ class ToolActivities:
                 mcp_server=await _mcp_server_of(session, inp.org_id, tool),
             )  # fmt: skip
         return await run_external_call(prepared, self.settings, on_tick=activity.heartbeat)
+
+    async def _run_multi_agent(self, inp: ToolsInput, call: dict[str, Any]) -> ToolResult | None:
+        """Message another agent (engram/tools/multi_agent.py); None when the call is done or not allowed now."""
+        name = call["function"]["name"]
+        row_id = step_ids.tool_message_id(inp.run_id, inp.step_index, call["id"])
+        async with self.sessions() as session:
+            if await message_store.find_message(session, inp.org_id, row_id) is not None:
+                return None
+            state = await load_turn_state(session, inp.org_id, inp.agent_id, inp.run_id)
+            checked = _check_call(state, inp, name, call["function"].get("arguments") or "")
+            if isinstance(checked, ToolResult):
+                return None  # _invoke reports the same mistake inside the write transaction
+            chain = [str(a) for a in (state.run.request_config or {}).get(multi_agent.CHAIN_KEY) or []]
+            courier = TemporalCourier(self.sessions, self.settings, inp.org_id, state.agent)
+        op_id = step_ids.memory_op_id(inp.run_id, inp.step_index, call["id"])
+        text, is_error = await multi_agent.execute(multi_agent.MultiAgentCall(inp.agent_id, op_id, chain, courier), name, checked)
+        return ToolResult(text, is_error)
 
     async def _run_call(
         self, session: AsyncSession, inp: ToolsInput, state: TurnState, call: dict[str, Any],

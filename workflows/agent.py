@@ -71,6 +71,7 @@ class AgentWorkflowInput:
     max_pending_turns: int = 32
     max_turns_per_run: int = 100  # continue-as-new after this many turns
     llm_heartbeat_timeout_s: float = 30.0
+    tools_heartbeat_floor_s: float = 30.0  # least heartbeat timeout of execute_tools (tests shrink it)
     llm_retry_initial_interval_s: float | None = None  # None: LLM_RETRY's 2 s (tests shrink it)
     generation: int = 0
     is_disabled: bool = False  # set by the `set_disabled` signal (e.g. the agent was deleted); carried over CAN
@@ -167,7 +168,9 @@ class AgentWorkflow:
                 if outcome.tool_call_count:
                     tools = ToolsInput(self.inp.org_id, self.inp.agent_id, turn.run_id, step_index,
                                        step_index + 1 >= turn.max_steps, self.inp.conversation_id)  # fmt: skip
-                    done = await self._guarded(turn, steps.start_tools(tools, f"tools of step {step_index + 1}", self.inp.llm_heartbeat_timeout_s))
+                    handle = steps.start_tools(tools, f"tools of step {step_index + 1}", self.inp.llm_heartbeat_timeout_s,
+                                               self.inp.tools_heartbeat_floor_s)  # fmt: skip
+                    done = await self._guarded(turn, handle)
                     keep, reason = done.keep_stepping, done.stop_reason
                 if not keep:
                     stop_reason = reason or "end_turn"

@@ -67,10 +67,13 @@ def start_llm_step(
     )  # fmt: skip
 
 
-def start_tools(inp: ToolsInput, summary: str, heartbeat_timeout_s: float) -> ActivityHandle[ToolsOutcome]:
+def start_tools(
+    inp: ToolsInput, summary: str, heartbeat_timeout_s: float, floor_s: float = 30.0
+) -> ActivityHandle[ToolsOutcome]:
+    """floor_s: the least heartbeat timeout (tools that block without heartbeating need it; tests shrink it)."""
     return workflow.start_activity(
         EXECUTE_TOOLS, inp, result_type=ToolsOutcome, start_to_close_timeout=TOOLS_TIMEOUT,
-        heartbeat_timeout=timedelta(seconds=max(heartbeat_timeout_s, 30.0)), retry_policy=DB_RETRY,
+        heartbeat_timeout=timedelta(seconds=max(heartbeat_timeout_s, floor_s)), retry_policy=DB_RETRY,
         cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED, summary=summary,
     )  # fmt: skip
 

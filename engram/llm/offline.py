@@ -135,6 +135,8 @@ class _Turn:
     def pending_facts(self) -> list[Fact]:
         memory = self.memory_text
         source = self.user_text
+        if _agent_message_call(source):
+            return []  # a message for another agent states nothing about this user
         if self.is_sleeptime_review:  # only what the user said in the reviewed transcript states facts
             transcript = source.split("\nMessages:\n", 1)[1]
             source = "\n".join(line[len("user: "):] for line in transcript.splitlines() if line.startswith("user: "))
@@ -169,7 +171,7 @@ def _decide(
 ) -> tuple[str, str | None, tuple[str, dict] | None]:
     """(reasoning, plain content, tool call) for this step."""
     forced = tool_choice if tool_choice in tools else None
-    requested = _requested_call(turn.user_text)
+    requested = _requested_call(turn.user_text) or _agent_message_call(turn.user_text)
     if requested and requested[0] in tools and forced in (None, requested[0]):
         name, args = requested
         if not any(done.call.name == name for done in turn.calls):
@@ -254,6 +256,24 @@ def _requested_call(text: str) -> tuple[str, dict[str, Any]] | None:
     if match is None:
         return None
     return match.group(1), _loads(match.group(2) or "{}")
+
+
+_ASK_AGENT = re.compile(r"^\s*(ask|tell) agent (agent-[0-9a-f-]{36})\s*[:,]\s*(.+)$", re.DOTALL | re.IGNORECASE)
+_ASK_TAGGED = re.compile(r"^\s*ask (?:all )?agents tagged ([\w\-, ]+?)\s*:\s*(.+)$", re.DOTALL | re.IGNORECASE)
+
+
+def _agent_message_call(text: str) -> tuple[str, dict[str, Any]] | None:
+    """Multi-agent phrases: "ask agent <id>: ..." waits for the reply, "tell agent <id>: ..." does not,
+    "ask agents tagged a, b: ..." asks every agent with one of those tags."""
+    match = _ASK_AGENT.match(text or "")
+    if match is not None:
+        tool = "send_message_to_agent_and_wait_for_reply" if match.group(1).lower() == "ask" else "send_message_to_agent_async"
+        return tool, {"message": match.group(3).strip(), "other_agent_id": match.group(2)}
+    match = _ASK_TAGGED.match(text or "")
+    if match is not None:
+        tags = [t.strip() for t in match.group(1).split(",") if t.strip()]
+        return "send_message_to_agents_matching_tags", {"message": match.group(2).strip(), "match_all": [], "match_some": tags}
+    return None
 
 
 def _requested_result(turn: _Turn, name: str) -> str:
@@ -368,6 +388,8 @@ def _user_text(message: ChatMessage) -> str | None:
     text = message.content.strip()
     if text.startswith(_HIDDEN_PREFIX):
         return None
+    if text.startswith("[Incoming message from agent with ID") and "]\n" in text:
+        text = text.split("]\n", 1)[1].strip()  # another agent wrote it: act on the message itself
     event = _loads(text)
     if event.get("type") in _SYSTEM_EVENT_TYPES:
         return None

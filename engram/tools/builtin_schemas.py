@@ -118,6 +118,30 @@ BUILTIN_TOOLS: tuple[BuiltinTool, ...] = (
          "at": _s("Wake up at this ISO 8601 time (your time zone when it has no offset).")},
         ("reason",),
     ),
+    # Letta's multi-agent tools (engram/tools/multi_agent.py): messages stay inside the caller's organization.
+    BuiltinTool(
+        "send_message_to_agent_and_wait_for_reply", "letta_multi_agent_core",
+        "Send a message to another agent and wait for its reply. The other agent sees that the message came from "
+        "you; its reply is returned as {agent_id, response: [texts]}.",
+        {"message": _s("The message to send."), "other_agent_id": _s("The id of the agent to message.")},
+        ("message", "other_agent_id"),
+    ),
+    BuiltinTool(
+        "send_message_to_agent_async", "letta_multi_agent_core",
+        "Send a one-way message to another agent and continue at once, without waiting for a reply.",
+        {"message": _s("The message to send."), "other_agent_id": _s("The id of the agent to message.")},
+        ("message", "other_agent_id"), is_terminal=True,
+    ),
+    BuiltinTool(
+        "send_message_to_agents_matching_tags", "letta_multi_agent_core",
+        "Send a message to every agent that has all of the match_all tags and at least one of the match_some "
+        "tags, wait for all of them, and return their replies.",
+        {"message": _s("The message to send."),
+         "match_all": {"type": "array", "items": {"type": "string"}, "description": "Tags every recipient must have."},
+         "match_some": {"type": "array", "items": {"type": "string"},
+                        "description": "Tags of which every recipient must have at least one."}},
+        ("message", "match_all", "match_some"),
+    ),
     # Letta's server-side built-ins: accepted so Letta code and agent files attach them unchanged; they need a
     # search provider, network or a code sandbox, which this server does not provide yet.
     BuiltinTool(
