@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from letta_client import APIStatusError, Letta
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from engram.config import Settings
 
@@ -141,14 +147,27 @@ def test_pause_resume_and_organization_listing(letta: Letta, live_url: str) -> N
     assert daily.id in {m["id"] for m in everything["scheduled_messages"]}
 
 
-def test_deleting_the_agent_deletes_its_schedules(letta: Letta, live_url: str) -> None:
+async def _temporal_has_schedule(settings: Settings, schedule_id: str) -> bool:
+    client = await Client.connect(settings.temporal_target, namespace=settings.temporal_namespace)
+    try:
+        await client.get_schedule_handle(schedule_id).describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+def test_deleting_the_agent_deletes_its_schedules(letta: Letta, live_url: str, settings: Settings) -> None:
     agent_id = _agent(letta)
     daily = letta.agents.schedule.create(
         agent_id, messages=_message("x"), schedule={"type": "recurring", "cron_expression": "0 9 * * *"}
     )
+    assert asyncio.run(_temporal_has_schedule(settings, f"scheduled-message:{daily.id}")) is True
     letta.agents.delete(agent_id)
     listed = httpx.get(f"{live_url}/v1/schedules", params={"agent_id": agent_id}).json()
     assert listed["scheduled_messages"] == []
+    assert asyncio.run(_temporal_has_schedule(settings, f"scheduled-message:{daily.id}")) is False
     assert daily.id not in {m["id"] for m in httpx.get(f"{live_url}/v1/schedules").json()["scheduled_messages"]}
 
 
@@ -184,13 +203,41 @@ def test_triggering_a_recurring_schedule_produces_turns(letta: Letta, live_url: 
     assert still.model_extra.get("fire_count") == 2  # a recurring message stays after firing
 
 
-def test_one_time_message_fires_once_then_disappears(letta: Letta, worker_running: None) -> None:  # noqa: ARG001
+@pytest.fixture
+def callback_sink() -> Iterator[tuple[str, list[dict]]]:
+    """A loopback HTTP endpoint recording the JSON bodies POSTed to it."""
+    received: list[dict] = []
+
+    class Sink(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            received.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Sink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", received
+    server.shutdown()
+
+
+def test_one_time_message_fires_once_then_disappears(letta: Letta, worker_running: None, callback_sink) -> None:  # noqa: ARG001
+    hook, received = callback_sink
     agent_id = _agent(letta)
     soon = letta.agents.schedule.create(
-        agent_id, messages=_message("hello from the past"), schedule={"type": "one-time", "scheduled_at": _in_ms(1.5)}
-    )
+        agent_id, messages=_message("hello from the past"), schedule={"type": "one-time", "scheduled_at": _in_ms(1.5)},
+        callback_url=hook,
+    )  # fmt: skip
     (run,) = _scheduled_runs(letta, agent_id, soon.id, 1)
     assert run.status == "completed" and run.metadata["schedule"]["type"] == "one-time"
+    for _ in range(100):
+        if received:
+            break
+        time.sleep(0.1)
+    assert [(body["id"], body["status"]) for body in received] == [(run.id, "completed")]
+    assert received[0]["metadata"]["schedule"]["scheduled_message_id"] == soon.id
     assert letta.agents.schedule.list(agent_id).scheduled_messages == []
     with pytest.raises(APIStatusError):
         letta.agents.schedule.retrieve(soon.id, agent_id=agent_id)
