@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
 MAX_COMPACTIONS_PER_STEP = 3  # Letta's max_summarizer_retries
 COMPACTION_PATCH = "compact-on-context-overflow"  # runs recorded before compaction existed failed instead
 SLEEPTIME_PATCH = "sleeptime-after-turn"  # count completed turns; start SleeptimeWorkflow every N-th
+EXIT_WHEN_DISABLED_PATCH = "exit-idle-when-disabled"  # a deleted agent's idle workflows end at once
 HISTORY_EVENTS_LIMIT = 2_000
 HISTORY_BYTES_LIMIT = 1_000_000
 
@@ -124,9 +125,15 @@ class AgentWorkflow:
     async def _turn_arrives_before_idle_timeout(self) -> bool:
         while True:
             workflow.set_current_details(f"idle; {self.turns} turns this run")
+            ends_when_disabled = workflow.patched(EXIT_WHEN_DISABLED_PATCH)
+
+            def woken(ends_when_disabled: bool = ends_when_disabled) -> bool:
+                return bool(self.pending) or (ends_when_disabled and self.inp.is_disabled)
+
             try:
-                await workflow.wait_condition(lambda: bool(self.pending), timeout=timedelta(seconds=self.inp.idle_timeout_s))
-                return True
+                await workflow.wait_condition(woken, timeout=timedelta(seconds=self.inp.idle_timeout_s))
+                if self.pending:
+                    return True
             except TimeoutError:
                 pass
             await workflow.wait_condition(lambda: workflow.all_handlers_finished() or bool(self.pending))

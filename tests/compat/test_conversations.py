@@ -247,3 +247,28 @@ def test_a_conversations_context_window_limit_applies_to_that_thread_only(letta:
     assert [c.stop_reason for c in _send(letta, roomy.id, "Hello.") if isinstance(c, LettaStopReason)] == [
         "end_turn"
     ]
+
+
+@pytest.mark.usefixtures("worker_running")
+async def test_deleting_the_agent_ends_its_conversation_workflows(settings: Any, letta: Letta) -> None:
+    from temporalio.client import Client, WorkflowExecutionStatus
+
+    agent_id = _new_agent(letta, "deleted-with-threads")
+    conv = letta.conversations.create(agent_id=agent_id, summary="will end")
+    _send(letta, conv.id, "Hello there.")
+    other = letta.conversations.create(agent_id=agent_id, summary="other")
+    _send(letta, other.id, "Hi from the other thread.")
+    in_conv = letta.runs.list(conversation_id=conv.id)
+    assert [r.conversation_id for r in in_conv] == [conv.id]  # runs.list filters by conversation
+
+    client = await Client.connect(settings.temporal_target, namespace=settings.temporal_namespace)
+    handle = client.get_workflow_handle(f"agent:{agent_id}:conv:{conv.id}")
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING  # idle, waiting for a turn
+    letta.agents.delete(agent_id)
+    with pytest.raises(NotFoundError):
+        letta.conversations.retrieve(conv.id)
+    for _ in range(200):  # ends at once, not after the idle timeout
+        if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+            break
+        await asyncio.sleep(0.05)
+    assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED

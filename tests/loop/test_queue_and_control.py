@@ -129,18 +129,19 @@ async def test_idle_workflow_exits_and_next_message_restarts_it(loop, fake_llm) 
     assert [r.text for r in await _rows(loop, agent_id) if r.role == "assistant"] == ["one", "two"]
 
 
-async def test_disabled_agent_rejects_new_turns_without_history(loop, fake_llm) -> None:
+async def test_disabled_agent_rejects_new_turns_without_history_and_then_ends(loop, fake_llm) -> None:
+    """A deleted agent's workflow is disabled: while it finishes the turn in flight it rejects new turns
+    in the update validator (nothing lands in history), then it ends instead of idling."""
+    from temporalio.api.enums.v1 import EventType
     from temporalio.client import WorkflowUpdateFailedError
 
     from api.workflow_client import disable_agent
 
     model = _model()
-    fake_llm.script(model, [FakeReply.text("first")])
+    fake_llm.script(model, [FakeReply.text("first", delay_s=3)])
     agent_id = await loop.agent(f"openai/{model}")
-    await loop.send(agent_id, "hello")
+    first_run, _ = await loop.send(agent_id, "hello", wait=False)
     await disable_agent(loop.client, agent_id=agent_id)
-    from temporalio.api.enums.v1 import EventType
-
     handle = loop.client.get_workflow_handle(agent_workflow_id(agent_id))
     for _ in range(100):  # wait until the workflow has processed the signal
         events = (await handle.fetch_history()).events
@@ -149,12 +150,19 @@ async def test_disabled_agent_rejects_new_turns_without_history(loop, fake_llm) 
         ):
             break
         await asyncio.sleep(0.05)
-    events_before = len(events)
+    before = [e.event_type for e in events]
     try:
         await loop.send(agent_id, "are you there?")
     except WorkflowUpdateFailedError as exc:
         assert "disabled" in str(exc.cause)
     else:
         raise AssertionError("a disabled agent accepted a turn")
-    # the signal itself adds a few events; the rejected update adds none
-    assert len((await handle.fetch_history()).events) == events_before
+    after = [e.event_type for e in (await handle.fetch_history()).events]
+    assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED not in after[len(before):]
+    assert after.count(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED) == 1  # only the first turn
+    assert (await loop.wait_run(first_run)).status == "completed"  # the turn in flight finishes
+    for _ in range(200):
+        if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+            break
+        await asyncio.sleep(0.05)
+    assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
