@@ -30,8 +30,14 @@ class TurnRejected(Exception):
     """The other agent's workflow refused the turn (disabled, or its queue is full)."""
 
 
-async def submit(client: Client, settings: Settings, org_id: str, agent_id: str, run_id: str, max_steps: int) -> None:
-    """Queue `run_id` on the agent's workflow (starting it if needed); returns once the turn is accepted."""
+async def submit(
+    client: Client, settings: Settings, org_id: str, agent_id: str, run_id: str, max_steps: int,
+    sessions: async_sessionmaker[AsyncSession] | None = None,
+) -> None:  # fmt: skip
+    """Queue `run_id` on the agent's workflow (starting it if needed); returns once the turn is accepted.
+
+    With `sessions`, the run records the workflow serving it (the Temporal UI link of `GET /v1/runs/{id}`).
+    """
     inp = AgentWorkflowInput(org_id=org_id, agent_id=agent_id, idle_timeout_s=settings.idle_timeout_s,
                              max_pending_turns=settings.max_pending_turns)  # fmt: skip
     last: Exception | None = None
@@ -46,6 +52,10 @@ async def submit(client: Client, settings: Settings, org_id: str, agent_id: str,
                 AgentWorkflow.send_message, TurnRequest(run_id=run_id, max_steps=max_steps), id=run_id,
                 start_workflow_operation=start, wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             )  # fmt: skip
+            if sessions is not None:
+                temporal_run_id = (await start.workflow_handle()).result_run_id
+                async with sessions.begin() as session:
+                    await runs.set_workflow_ids(session, org_id, run_id, agent_workflow_id(agent_id), temporal_run_id)
             return
         except WorkflowUpdateFailedError as exc:
             raise TurnRejected(str(getattr(exc.cause, "message", None) or exc.cause or exc)) from exc

@@ -58,7 +58,7 @@ class TemporalCourier:
         if status not in runs.TERMINAL_STATUSES:
             try:
                 await agent_turns.submit(activity.client(), self.settings, self.org_id, target.id, run_id,
-                                         AGENT_RUN_MAX_STEPS)  # fmt: skip
+                                         AGENT_RUN_MAX_STEPS, self.sessions)  # fmt: skip
             except agent_turns.TurnRejected as exc:
                 async with self.sessions.begin() as session:
                     await runs.mark_terminal(session, self.org_id, run_id, status="failed", stop_reason="error",

@@ -58,7 +58,8 @@ class SleeptimeActivities:
             raise ApplicationError(f"run {inp.run_id} does not exist", type="NotFound", non_retryable=True)
         if run.status not in runs.TERMINAL_STATUSES:
             try:
-                await agent_turns.submit(activity.client(), self.settings, inp.org_id, inp.agent_id, inp.run_id, inp.max_steps)
+                await agent_turns.submit(activity.client(), self.settings, inp.org_id, inp.agent_id, inp.run_id, inp.max_steps,
+                                         self.sessions)  # fmt: skip
             except agent_turns.TurnRejected as exc:
                 async with self.sessions.begin() as session:
                     await runs.mark_terminal(session, inp.org_id, inp.run_id, status="failed", stop_reason="error",

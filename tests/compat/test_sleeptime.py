@@ -73,6 +73,8 @@ def test_every_fifth_completed_turn_starts_a_sleeptime_pass_on_the_finished_tran
 
     done = _wait(lambda: (r := letta.runs.retrieve(sleeptime_run)).status == "completed" and r)
     assert done.agent_id == agent.managed_group.agent_ids[0]
+    assert done.metadata["run_type"] == "sleeptime_agent_send_message_async" and done.metadata["trigger"] == "turns"
+    assert done.metadata["temporal"]["workflow_id"] == f"agent:{done.agent_id}"  # linked in the Temporal UI
     assert done.created_at >= letta.runs.retrieve(primary_run).completed_at  # only after the turn completed
     human = _human(letta, agent.id)
     assert "Name: Ada" in human and "Likes: chess" in human and "Lives in: Paris" in human
