@@ -123,10 +123,9 @@ async def agents_page(
 
 
 @fragments.get("/agents/{agent_id}")
-async def agent_page(request: Request, agent: AgentDep, session: SessionDep, actor: ActorDep) -> HTMLResponse:
-    blocks = await block_store.list_agent_blocks(session, actor.org_id, agent.id)
-    tools = await tool_store.list_agent_tools(session, actor.org_id, agent.id)
-    return _render(request, "agent.html", agent=agent, blocks=blocks, tools=tools)
+async def agent_page(request: Request, agent: AgentDep, settings: SettingsDep) -> HTMLResponse:
+    return _render(request, "agent.html", agent=agent, temporal_ui=settings.temporal_ui_base.rstrip("/"),
+                   namespace=settings.temporal_namespace)  # fmt: skip
 
 
 @fragments.get("/agents/{agent_id}/context")

@@ -185,3 +185,30 @@ def test_delete_asks_for_confirmation(page: Any, letta: Letta) -> None:
     page.wait_for_url("**/console/agents")
     page.locator("#view[data-loaded]").wait_for(state="attached")
     assert page.locator(f"#agent-list tr[data-agent-id='{agent.id}']").count() == 0
+
+
+def test_scheduled_messages_and_sleeptime_show_their_next_fire_times(
+    page: Any, letta: Letta, live_url: str
+) -> None:
+    import httpx
+
+    agent = letta.agents.create(name="console-sched", memory_blocks=[{"label": "human", "value": ""}])
+    letta.agents.schedule.create(
+        agent.id, messages=[{"role": "user", "content": "Morning check-in"}],
+        schedule={"type": "recurring", "cron_expression": "0 9 * * *"},
+    )  # fmt: skip
+    sleeptime = httpx.patch(
+        f"{live_url}/v1/agents/{agent.id}/sleeptime",
+        json={"enabled": True, "schedule": {"interval_seconds": 3600}}, timeout=30,
+    )  # fmt: skip
+    assert sleeptime.status_code == 200, sleeptime.text
+    open_agent(page, agent.id)
+    item = page.locator("#schedule-panel li[data-scheduled-id]")
+    item.wait_for()
+    assert "cron 0 9 * * *" in item.inner_text() and "Morning check-in" in item.inner_text()
+    assert re.search(r"next: \d{4}-\d\d-\d\dT", item.locator(".next-fire").inner_text())
+    panel = page.locator("#sleeptime-panel")
+    panel.locator(".next-fire").wait_for()
+    assert "every 3600" in panel.inner_text()
+    assert re.search(r"next: \d{4}-\d\d-\d\dT", panel.locator(".next-fire").inner_text())
+    assert "/schedules/sleeptime" in panel.get_by_role("link", name="schedule ↗").get_attribute("href")

@@ -462,6 +462,27 @@ async function loadRunMessages(node) {
 async function loadRestPanels() {
   const folders = $("#folders-panel");
   const schedule = $("#schedule-panel");
+  const sleeptime = $("#sleeptime-panel");
+  const page = $("#agent-page");
+  if (sleeptime) restPanel(sleeptime, "Sleep-time", `/v1/agents/${agent.id}/sleeptime`, (body) => {
+    if (!body.enabled) return [el("p", { class: "muted", text: "Sleep-time consolidation is off for this agent." })];
+    const facts = [
+      el("div", {}, "Sleep-time agent ", body.sleeptime_agent_id
+        ? el("a", { href: `/console/agents/${body.sleeptime_agent_id}`, class: "mono", text: body.sleeptime_agent_id }) : "-"),
+      el("div", { class: "small", text: `every ${body.sleeptime_agent_frequency || "-"} turns · ${body.turns_counter} since the last run` }),
+    ];
+    const sched = body.schedule;
+    if (sched) {
+      const every = sched.cron ? `cron ${sched.cron}` : `every ${sched.interval_seconds} s`;
+      const link = page && page.dataset.temporalUi
+        ? el("a", { href: `${page.dataset.temporalUi}/namespaces/${page.dataset.namespace}/schedules/${encodeURIComponent(sched.schedule_id)}`, target: "_blank", rel: "noopener", text: "schedule ↗" })
+        : null;
+      facts.push(el("div", {}, `Schedule: ${every}${sched.paused ? " (paused)" : ""} `, link));
+      const next = ((sched.temporal || {}).next_action_times || []);
+      facts.push(el("div", { class: "small next-fire", text: next.length ? `next: ${next.slice(0, 3).join(", ")}` : "next: -" }));
+    }
+    return facts;
+  }, "Sleep-time settings");
   if (folders) restPanel(folders, "Folders", `/v1/agents/${agent.id}/folders`, (body) => {
     const list = Array.isArray(body) ? body : body.items || body.data || [];
     if (!list.length) return [el("p", { class: "muted", text: "No folders attached." })];
@@ -473,7 +494,8 @@ async function loadRestPanels() {
     return [el("ul", {}, ...list.map((s) => {
       const when = s.schedule.type === "recurring" ? `cron ${s.schedule.cron_expression}` : `once at ${new Date(s.schedule.scheduled_at * (s.schedule.scheduled_at < 1e12 ? 1000 : 1)).toISOString()}`;
       const first = ((s.message || {}).messages || [])[0] || {};
-      return el("li", {}, el("div", { text: when }), el("div", { class: "small muted", text: `next: ${s.next_scheduled_time || "-"}` }),
+      return el("li", { "data-scheduled-id": s.id }, el("div", { text: `${when}${s.paused ? " (paused)" : ""}` }),
+        el("div", { class: "small muted next-fire", text: `next: ${s.next_scheduled_time || "-"}` }),
         el("div", { class: "small", text: textOf(first.content) }));
     }))];
   }, "Scheduled messages");
