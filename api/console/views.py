@@ -32,7 +32,7 @@ from engram.store import passages as passage_store
 from engram.store import runs as runs_repo
 from engram.store import steps as steps_repo
 from engram.store import tools as tool_store
-from engram.store.models import Agent, Step
+from engram.store.models import Step
 
 HERE = Path(__file__).parent
 PAGE_SIZE = 50
@@ -112,12 +112,9 @@ async def agents_page(
     rows = await agent_store.list_agents(
         session, actor.org_id, query_text=q, tags=tags, after=after, limit=limit + 1, descending=True
     )
-    total = await session.scalar(
-        select(func.count()).select_from(Agent).where(Agent.organization_id == actor.org_id)
-    )
     return _render(
         request, "agents.html", agents=rows[:limit], next_after=rows[limit - 1].id if len(rows) > limit else None,
-        q=q or "", tag=tag or "", total=int(total or 0), paged=after is not None, limit=limit,
+        q=q or "", tag=tag or "", paged=after is not None, limit=limit,
         models=[m.handle for m in list_models(settings)], default_model=settings.default_model,
     )  # fmt: skip
 

@@ -212,3 +212,28 @@ def test_scheduled_messages_and_sleeptime_show_their_next_fire_times(
     assert "every 3600" in panel.inner_text()
     assert re.search(r"next: \d{4}-\d\d-\d\dT", panel.locator(".next-fire").inner_text())
     assert "/schedules/sleeptime" in panel.get_by_role("link", name="schedule ↗").get_attribute("href")
+
+
+def test_a_pending_tool_call_is_approved_from_the_chat(page: Any, letta: Letta, screenshots: Path) -> None:
+    probe = letta.agents.create(name="probe")
+    gated = [t.name for t in probe.tools if t.name in MEMORY_TOOLS]
+    agent = letta.agents.create(
+        name="console-approve", memory_blocks=[{"label": "human", "value": ""}],
+        tool_rules=[{"type": "requires_approval", "tool_name": name} for name in gated],
+    )  # fmt: skip
+    open_agent(page, agent.id)
+    page.fill("#send-form textarea", "My name is Ada.")
+    page.keyboard.press("Enter")
+    page.locator("#chat-status", has_text="done").wait_for()
+    if "requires_approval" not in page.locator("#chat-status").inner_text():
+        pytest.skip("this server does not stop tool calls for approval yet (requires_approval tool rule)")
+    pending = page.locator("#approvals .pending")
+    pending.wait_for()
+    assert any(name in pending.inner_text() for name in gated)
+    assert "Ada" not in letta.agents.blocks.retrieve("human", agent_id=agent.id).value  # nothing ran yet
+    page.screenshot(path=str(screenshots / "approval-pending.png"))
+    pending.get_by_role("button", name="Approve").click()
+    page.locator("#chat-status", has_text="done").wait_for()
+    page.locator("#messages .msg.tool-return").first.wait_for()
+    assert page.locator("#approvals").is_hidden()
+    assert "Ada" in letta.agents.blocks.retrieve("human", agent_id=agent.id).value

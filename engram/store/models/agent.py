@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -14,6 +14,8 @@ from engram.store.models.base import Base, OrgMixin, TimestampMixin
 
 class Agent(OrgMixin, TimestampMixin, Base):
     __tablename__ = "agents"
+    # The agent list (API and console) pages newest first within an organization: an index walk, not a sort.
+    __table_args__ = (Index("ix_agents_org_created", "organization_id", "created_at", "id"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(500), index=True)
