@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.ingest import IngestActivities
 from activities.llm import LlmActivities
 from activities.schedules import ScheduleActivities, reconcile_schedules, schedule_client
 from activities.sleeptime import SleeptimeActivities
@@ -24,6 +25,7 @@ from activities.tools import ToolActivities
 from activities.turns import TurnActivities
 from engram.config import Settings
 from workflows.agent import AgentWorkflow
+from workflows.ingest import FileIngestWorkflow
 from workflows.scheduled_message import ScheduledMessageWorkflow
 from workflows.sleeptime import SleeptimeWorkflow
 
@@ -41,14 +43,15 @@ def build_worker(client: Client, settings: Settings, sessions: async_sessionmake
     summarize = SummarizeActivities(sessions, settings)
     schedules = ScheduleActivities(sessions, settings)
     sleeptime = SleeptimeActivities(sessions, settings)
+    ingest = IngestActivities(sessions, settings)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[AgentWorkflow, ScheduledMessageWorkflow, SleeptimeWorkflow],
+        workflows=[AgentWorkflow, ScheduledMessageWorkflow, SleeptimeWorkflow, FileIngestWorkflow],
         activities=[llm.llm_step, tools.execute_tools, turns.begin_turn, turns.finish_turn, turns.deliver_callback,
                     summarize.summarize, schedules.fire_scheduled_message, schedules.await_run,
                     sleeptime.sleeptime_turn_done, sleeptime.sleeptime_claim, sleeptime.run_agent_turn,
-                    sleeptime.sleeptime_finished],
+                    sleeptime.sleeptime_finished, ingest.parse, ingest.chunk, ingest.embed, ingest.finish],
         workflow_runner=workflow_runner(),
         max_concurrent_activities=200,
         # Cancellation reaches an activity only in a heartbeat response; the default throttle (0.8 x the

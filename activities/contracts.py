@@ -15,6 +15,10 @@ EXECUTE_TOOLS = "execute_tools.v1"
 FINISH_TURN = "finish_turn.v1"
 DELIVER_CALLBACK = "deliver_callback.v1"
 SUMMARIZE = "summarize.v1"
+INGEST_PARSE = "ingest_parse.v1"
+INGEST_CHUNK = "ingest_chunk.v1"
+INGEST_EMBED = "ingest_embed.v1"
+INGEST_FINISH = "ingest_finish.v1"
 FIRE_SCHEDULED_MESSAGE = "fire_scheduled_message.v1"
 AWAIT_RUN = "await_run.v1"
 SLEEPTIME_TURN_DONE = "sleeptime_turn_done.v1"
@@ -200,3 +204,38 @@ class FireOutcome:
 class AwaitRunInput:
     org_id: str
     run_id: str
+
+
+# --- file ingestion (workflows/ingest.py) ---
+
+INVALID_INPUT = "InvalidInput"
+
+
+@dataclass
+class FileRef:
+    org_id: str
+    file_id: str
+
+
+@dataclass
+class ParseOutcome:
+    is_parsed: bool  # False: the file was refused (status error) or is gone; nothing more to do
+    pages: int = 0
+    chars: int = 0
+
+
+@dataclass
+class ChunkOutcome:
+    total_chunks: int
+
+
+@dataclass
+class EmbedOutcome:
+    chunks_embedded: int
+
+
+@dataclass
+class FinishIngestInput:
+    org_id: str
+    file_id: str
+    error_message: str | None = None  # set: the file ends in status error with this reason

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     schedule_catchup_window_s: float = Field(
         default=3600.0, description="A firing missed by an outage shorter than this is still delivered"
     )
+    file_embed_batch_size: int = Field(default=32, description="Chunks embedded per batch when ingesting a file")
+    file_embed_batch_pause_s: float = Field(
+        default=0.0, description="Pause between embedding batches (rate-limits a hosted embedder); 0 = none"
+    )
 
     tool_timeout_s: float = Field(
         default=300.0, description="Wall-clock limit of one custom Python tool call (a tool's own timeout wins)"

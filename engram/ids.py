@@ -8,7 +8,7 @@ import uuid
 PREFIXES = (
     "agent", "message", "run", "step", "block", "tool", "passage", "archive", "source",
     "file", "identity", "group", "conv", "user", "org", "sandbox", "provider", "model",
-    "mcp_server", "job", "apikey", "ping", "schedule",
+    "mcp_server", "job", "apikey", "ping", "schedule", "file_agent",
 )  # fmt: skip
 
 DEFAULT_ORG_ID = "org-00000000-0000-4000-8000-000000000000"

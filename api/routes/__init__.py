@@ -7,11 +7,13 @@ from api.routes import (
     admin,
     agent_blocks,
     agent_file,
+    agent_folders,
     agent_tools,
     agents,
     archives,
     blocks,
     context,
+    folders,
     health,
     models,
     passages,
@@ -43,4 +45,6 @@ protected.include_router(conversations_routes.router)
 protected.include_router(admin.router)
 protected.include_router(schedules_routes.router)
 protected.include_router(sleeptime.router)
+protected.include_router(folders.router)
+protected.include_router(agent_folders.router)
 router.include_router(protected)

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import ActorDep, AgentDep, SessionDep, SettingsDep, TemporalDep
+from api.routes import sleeptime as sleeptime_routes
 from api.routes._paths import clamp_limit, collection
 from api.schemas.agents import AgentStateOut, CreateAgent, UpdateAgent
 from api.schemas.common import DeleteResponse, Order, is_descending
+from api.schemas.folders import FolderOut
 from api.schemas.models import llm_config
-from api.routes import sleeptime as sleeptime_routes
 from api.workflow_client import disable_agent
 from engram import sleeptime
 from engram.context import compiler
 from engram.embed.registry import embedding_config
 from engram.store import agents as agent_store
 from engram.store import messages as message_store
-from engram.store.models import Agent, SleeptimeGroup
+from engram.store.folders import folders_of_agents
+from engram.store.models import Agent, Folder, SleeptimeGroup
 
 router = APIRouter(tags=["agents"])
 
@@ -30,6 +32,7 @@ async def render_agent(session: AsyncSession, org_id: str, agent: Agent) -> Agen
     blocks, tools = await agent_store.load_relations(session, org_id, [agent.id])
     state = AgentStateOut.from_domain(agent, blocks[agent.id], tools[agent.id])
     state.message_ids = await in_context_message_ids(session, agent)
+    state.sources = _sources((await folders_of_agents(session, org_id, [agent.id]))[agent.id])
     _with_group(state, (await sleeptime.groups_of(session, org_id, [agent.id])).get(agent.id))
     return state
 
@@ -41,6 +44,11 @@ def _with_group(state: AgentStateOut, group: SleeptimeGroup | None) -> AgentStat
     return state
 
 
+def _sources(folders: list[Folder]) -> list[dict[str, Any]]:
+    """Attached folders in Letta's Source shape (`AgentState.sources`, required by the SDK)."""
+    return [FolderOut.from_domain(f).model_dump(mode="json") for f in folders]
+
+
 async def in_context_message_ids(session: AsyncSession, agent: Agent) -> list[str]:
     """The ids of the agent's context window in order: system message first (Letta's `message_ids`)."""
     rows = await message_store.in_context_messages(session, agent)
@@ -50,7 +58,11 @@ async def in_context_message_ids(session: AsyncSession, agent: Agent) -> list[st
 async def render_agents(session: AsyncSession, org_id: str, agents: list[Agent]) -> list[AgentStateOut]:
     blocks, tools = await agent_store.load_relations(session, org_id, [a.id for a in agents])
     groups = await sleeptime.groups_of(session, org_id, [a.id for a in agents])
-    return [_with_group(AgentStateOut.from_domain(a, blocks[a.id], tools[a.id]), groups.get(a.id)) for a in agents]
+    folders = await folders_of_agents(session, org_id, [a.id for a in agents])
+    states = [_with_group(AgentStateOut.from_domain(a, blocks[a.id], tools[a.id]), groups.get(a.id)) for a in agents]
+    for state in states:
+        state.sources = _sources(folders[state.id])
+    return states
 
 
 async def refresh_system_message(session: AsyncSession, org_id: str, agent_id: str) -> None:

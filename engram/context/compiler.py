@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from engram.context.directories import render_directories
 from engram.ids import new_id
 from engram.llm.base import ChatMessage, ToolCall
 from engram.store import agents as agent_store
@@ -73,8 +74,10 @@ def render_metadata(agent: Agent, conversation_id: str | None, recall: int, arch
     return "\n".join([*lines, "</memory_metadata>"])
 
 
-def compile_system_prompt(agent: Agent, blocks: list[Block], metadata: str) -> str:
-    memory = "\n\n".join(p for p in (render_memory_blocks(blocks), render_tool_rules(agent.tool_rules or [])) if p)
+def compile_system_prompt(agent: Agent, blocks: list[Block], metadata: str, directories: str = "") -> str:
+    """Memory blocks, tool rules, then (only with folders attached) `<directories>`, then the metadata."""
+    sections = (render_memory_blocks(blocks), render_tool_rules(agent.tool_rules or []), directories)
+    memory = "\n\n".join(p for p in sections if p)
     memory = f"{memory}\n\n{metadata}"
     if "{CORE_MEMORY}" in agent.system:
         return agent.system.replace("{CORE_MEMORY}", memory)
@@ -103,7 +106,8 @@ async def refresh_system_message(
     in_context = len(await message_store.in_context_messages(session, agent, conversation_id))
     recall = max(0, await message_store.count_messages(session, org_id, agent_id) - in_context - 1)
     now = utcnow()
-    text = compile_system_prompt(agent, blocks, render_metadata(agent, conversation_id, recall, await archival_count(session, agent), now))
+    metadata = render_metadata(agent, conversation_id, recall, await archival_count(session, agent), now)
+    text = compile_system_prompt(agent, blocks, metadata, await render_directories(session, org_id, agent))
     if existing is None:
         message_id = new_id("message")
         await message_store.insert_messages(session, [{

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engram.context import compiler
+from engram.context.directories import render_directories
 from engram.llm.tokens import estimate_text_tokens
 from engram.store import agents as agent_store
 from engram.store import blocks as block_store
@@ -114,7 +115,8 @@ async def context_overview(
     archival = await compiler.archival_count(session, agent)
     recall_hidden = max(0, total_messages - len(rows) - 1)
     metadata = compiler.render_metadata(agent, conversation_id, recall_hidden, archival, utcnow())
-    system_text = compiler.compile_system_prompt(agent, blocks, metadata)
+    folders_section = await render_directories(session, org_id, agent)
+    system_text = compiler.compile_system_prompt(agent, blocks, metadata, folders_section)
 
     summary_rows = [r for r in rows[:1] if _is_summary(r)]
     buffer = rows[len(summary_rows) :]

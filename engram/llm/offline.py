@@ -47,6 +47,7 @@ from engram.llm.offline_facts import (
     join_phrases,
     parse_memory_blocks,
 )
+from engram.llm.offline_files import FILE_TOOLS, file_tool_call
 from engram.llm.tokens import estimate_text_tokens, estimate_tokens
 
 OFFLINE_HANDLE = "engram/offline"
@@ -99,6 +100,7 @@ class _Turn:
     calls: list[_Call] = field(default_factory=list)
     blocks: dict[str, str] = field(default_factory=dict)
     wakeup_reason: str | None = None  # this turn was started by a wake-up the agent scheduled earlier
+    system_text: str = ""
 
     @property
     def memory_label(self) -> str:
@@ -178,6 +180,11 @@ def _decide(
             return f"The user asked me to call {name}.", None, (name, _with_heartbeat(tools[name], args, True))
     last_failed = bool(turn.calls) and turn.calls[-1].failed
     may_edit = not last_failed and len(turn.calls) < MAX_TOOL_CALLS_PER_TURN
+    if not turn.calls and forced is None:
+        file_call = file_tool_call(turn.user_text, turn.system_text, set(tools))
+        if file_call is not None:
+            name, args = file_call
+            return f"The user asked me to use {name}.", None, (name, _with_heartbeat(tools[name], args, True))
     pending = turn.pending_facts() if may_edit else []
     if pending and forced in (None, *_MEMORY_TOOLS):
         edit = _memory_edit(turn, pending, tools if forced is None else {forced: tools[forced]})
@@ -292,6 +299,10 @@ def _compose_reply(turn: _Turn) -> tuple[str, str]:
         return "Wake-up scheduled; confirming.", (
             f"OK, I'll wake up in {scheduled.get('after_seconds')} seconds about {scheduled.get('reason')}."
         )
+    file_result = next((c for c in reversed(turn.calls) if c.call.name in FILE_TOOLS and not c.failed), None)
+    if file_result is not None:
+        found = str(_loads(file_result.result or "").get("message") or file_result.result or "").strip()
+        return "Reporting what the file tool returned.", f"Here is what {file_result.call.name} returned:\n{found[:1500]}"
     saved = [f for f in turn.saved_facts if f in extract_facts(turn.user_text)] or turn.saved_facts
     answer = answer_question(turn.user_text, turn.memory_text, turn.blocks.get("persona", ""))
     parts = []
@@ -370,7 +381,8 @@ def _read_turn(messages: list[ChatMessage]) -> _Turn:
         if m.role == "assistant"
         for c in m.tool_calls
     ]
-    return _Turn(user_text=user_text, calls=calls, blocks=parse_memory_blocks(system), wakeup_reason=wakeup_reason)
+    return _Turn(user_text=user_text, calls=calls, blocks=parse_memory_blocks(system), wakeup_reason=wakeup_reason,
+                 system_text=system)
 
 
 def _wakeup_reason(message: ChatMessage) -> str | None:

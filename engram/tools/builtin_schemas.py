@@ -142,6 +142,45 @@ BUILTIN_TOOLS: tuple[BuiltinTool, ...] = (
                         "description": "Tags of which every recipient must have at least one."}},
         ("message", "match_all", "match_some"),
     ),
+    # Letta's file tools (tool_type letta_files_core): attached with a folder, detached with the last one.
+    BuiltinTool(
+        "open_files", "letta_files_core",
+        "Open one or more files from your attached folders so their contents appear in the files section of your "
+        "context, optionally only a range of lines. Opening more files than the open-file limit closes the least "
+        "recently used ones.",
+        {
+            "file_requests": {
+                "type": "array",
+                "items": {"type": "object", "properties": {
+                    "file_name": _s("Name of the file to open, as listed in your directories (folder/file)."),
+                    "offset": {"type": "integer", "description": "Optional 0-based line to start from (default: the start)."},
+                    "length": {"type": "integer", "description": "Optional number of lines to show (default: to the end)."},
+                }, "required": ["file_name"]},
+                "description": "The files to open, each with an optional line range.",
+            },
+            "close_all_others": {"type": "boolean", "description": "Close every other open file first (default false)."},
+        },
+        ("file_requests",),
+    ),
+    BuiltinTool(
+        "grep_files", "letta_files_core",
+        "Search the lines of your attached files for a keyword or regular expression (case-insensitive), with "
+        "surrounding context. Results come 20 matches per call; use offset for the next page.",
+        {
+            "pattern": _s("Keyword or regex pattern to search within file contents."),
+            "include": _s("Optional keyword, regex or glob (e.g. '*.md') the file names must match."),
+            "context_lines": {"type": "integer", "description": "Lines of context before and after each match (default 1)."},
+            "offset": {"type": "integer", "description": "Number of matches to skip, for paging (default 0)."},
+        },
+        ("pattern",),
+    ),
+    BuiltinTool(
+        "semantic_search_files", "letta_files_core",
+        "Search your attached files by meaning rather than exact words; returns the most relevant passages.",
+        {"query": _s("The search query text to find semantically similar content."),
+         "limit": {"type": "integer", "description": "Maximum number of results to return (default: 5)."}},
+        ("query",),
+    ),
     # Letta's server-side built-ins: accepted so Letta code and agent files attach them unchanged; they need a
     # search provider, network or a code sandbox, which this server does not provide yet.
     BuiltinTool(

@@ -21,7 +21,7 @@ from engram.errors import NotFound
 from engram.schemas.agent import BlockSpec
 from engram.store import blocks as block_store
 from engram.store.models import Block, MemoryOp
-from engram.tools import memory_search, memory_tools, wakeup
+from engram.tools import file_tools, memory_search, memory_tools, wakeup
 from engram.tools.memory_tools import ToolError
 
 CAS_ATTEMPTS = 8
@@ -107,11 +107,12 @@ EXECUTORS: dict[str, Callable[..., Awaitable[str]]] = {
     f.__name__: f
     for f in (send_message, core_memory_append, core_memory_replace, memory_replace, memory_insert,
               memory_rethink, memory_finish_edits, memory_search.conversation_search,
-              memory_search.archival_memory_insert, memory_search.archival_memory_search, wakeup.schedule_wakeup)
+              memory_search.archival_memory_insert, memory_search.archival_memory_search, wakeup.schedule_wakeup,
+              file_tools.open_files, file_tools.grep_files, file_tools.semantic_search_files)
 }  # fmt: skip
 MEMORY_EDITING = frozenset(EXECUTORS) - {
     "send_message", "memory_finish_edits", "conversation_search", "archival_memory_insert", "archival_memory_search",
-    wakeup.WAKEUP_TOOL,
+    wakeup.WAKEUP_TOOL, "open_files", "grep_files", "semantic_search_files",
 }  # archival inserts are idempotent through passage ids derived from the op id
 
 
