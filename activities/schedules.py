@@ -9,6 +9,7 @@ Schedule go. `reconcile_schedules` runs at worker start and makes Temporal match
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,10 +21,8 @@ from temporalio.client import Client
 
 from activities.contracts import AWAIT_RUN, FIRE_SCHEDULED_MESSAGE, AwaitRunInput, FireOutcome, FireScheduledInput
 from engram.config import Settings
-from engram.errors import NotFound
 from engram.ids import new_id
 from engram.schedules import ONE_TIME
-from engram.store import agents as agent_store
 from engram.store import runs
 from engram.store import scheduled_messages as schedule_store
 from engram.store.models import ScheduledMessage
@@ -54,7 +53,7 @@ class ScheduleActivities:
         async with self.sessions.begin() as session:
             run = await runs.find_run(session, inp.org_id, inp.run_id)
             row = await schedule_store.find_scheduled_message(session, inp.org_id, inp.scheduled_message_id)
-            if run is None and (row is None or await _agent_missing(session, inp)):
+            if run is None and row is None:  # deleted (or its agent was: rows go with the agent)
                 return await self._drop_orphan(inp)
             if run is None:
                 assert row is not None
@@ -79,7 +78,7 @@ class ScheduleActivities:
     @activity.defn(name=AWAIT_RUN)
     async def await_run(self, inp: AwaitRunInput) -> None:
         """Return once the run is finished (or gone); heartbeats while it waits."""
-        for attempt in range(1_000_000):
+        for attempt in itertools.count():
             async with self.sessions() as session:
                 run = await runs.find_run(session, inp.org_id, inp.run_id)
             if run is None or run.status in runs.TERMINAL_STATUSES:
@@ -107,14 +106,6 @@ class ScheduleActivities:
 
     def _schedules(self) -> ScheduleClient:
         return schedule_client(activity.client(), activity.info().task_queue, self.settings)
-
-
-async def _agent_missing(session: AsyncSession, inp: FireScheduledInput) -> bool:
-    try:
-        await agent_store.get_agent(session, inp.org_id, inp.agent_id)
-    except NotFound:
-        return True
-    return False
 
 
 def _input_messages(row: ScheduledMessage) -> list[dict[str, Any]]:

@@ -42,7 +42,13 @@ class ScheduleClient:
         self.catchup_window = timedelta(seconds=max(MIN_CATCHUP_WINDOW_S, catchup_window_s))
 
     async def create(self, timing: ScheduleTiming, *, fire_now: bool = False) -> bool:
-        """Create the schedule; False when it already existed. InvalidInput when Temporal refuses the spec."""
+        """Create the schedule; False when it already existed. InvalidInput when Temporal refuses the spec.
+
+        A one-time moment already past by now (a wake-up a second ahead, a slow request) fires at once,
+        since a calendar in the past would never match.
+        """
+        if timing.kind == ONE_TIME and timing.scheduled_at is not None and not timing.is_paused:
+            fire_now = fire_now or _exact_second(timing.scheduled_at) <= datetime.now(UTC)
         try:
             await self.client.create_schedule(
                 schedule_id(timing.id), self._schedule(timing), trigger_immediately=fire_now,
@@ -60,15 +66,24 @@ class ScheduleClient:
     async def delete(self, scheduled_message_id: str) -> None:
         await self._ignoring_missing(self.client.get_schedule_handle(schedule_id(scheduled_message_id)).delete())
 
-    async def set_paused(self, scheduled_message_id: str, is_paused: bool) -> None:
-        handle = self.client.get_schedule_handle(schedule_id(scheduled_message_id))
-        await (handle.pause(note="paused through the Engram API") if is_paused else handle.unpause())
+    async def set_paused(self, timing: ScheduleTiming) -> None:
+        """Pause or unpause as `timing.is_paused` says; a schedule Temporal lost is re-created in that state."""
+        handle = self.client.get_schedule_handle(schedule_id(timing.id))
+        try:
+            await (handle.pause(note="paused through the Engram API") if timing.is_paused else handle.unpause())
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            await self.create(timing)
 
-    async def trigger(self, scheduled_message_id: str) -> None:
+    async def trigger(self, timing: ScheduleTiming) -> None:
         """Fire now, outside the spec; queued behind a firing still running (BUFFER_ONE)."""
-        await self.client.get_schedule_handle(schedule_id(scheduled_message_id)).trigger(
-            overlap=ScheduleOverlapPolicy.BUFFER_ONE
-        )
+        try:
+            await self.client.get_schedule_handle(schedule_id(timing.id)).trigger(overlap=ScheduleOverlapPolicy.BUFFER_ONE)
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            await self.create(timing, fire_now=True)
 
     async def next_time(self, timing: ScheduleTiming) -> datetime | None:
         """When Temporal will fire next (None when paused, used up or unknown to Temporal)."""
@@ -118,9 +133,14 @@ class ScheduleClient:
                 raise
 
 
+def _exact_second(moment: datetime) -> datetime:
+    """Rounded up to a whole second (a calendar's resolution), so a message never fires before its time."""
+    return datetime.fromtimestamp(math.ceil(moment.timestamp()), tz=UTC)
+
+
 def _exact_moment(moment: datetime) -> ScheduleCalendarSpec:
-    """A calendar matching one second (UTC), rounded up so a message never fires before its time."""
-    at = datetime.fromtimestamp(math.ceil(moment.timestamp()), tz=UTC)
+    """A calendar matching exactly one second (UTC)."""
+    at = _exact_second(moment)
     return ScheduleCalendarSpec(
         second=[ScheduleRange(at.second)], minute=[ScheduleRange(at.minute)], hour=[ScheduleRange(at.hour)],
         day_of_month=[ScheduleRange(at.day)], month=[ScheduleRange(at.month)], year=[ScheduleRange(at.year)],

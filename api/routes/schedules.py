@@ -140,7 +140,7 @@ async def trigger_schedule(
     """
     row = await _row(sessions, actor.org_id, agent_id, scheduled_message_id)
     schedules = schedule_client(temporal, settings)
-    await schedules.trigger(row.id)
+    await schedules.trigger(row.timing())
     return ScheduledMessageOut.from_domain(row, await _next_time(schedules, row))
 
 
@@ -164,10 +164,10 @@ async def _set_paused(
     is_paused: bool,
 ) -> ScheduledMessageOut:  # fmt: skip
     row = await _row(sessions, org_id, agent_id, sm_id)
-    await schedules.set_paused(row.id, is_paused)
+    row.is_paused = is_paused  # detached from its session: only the repository call below writes it
+    await schedules.set_paused(row.timing())
     async with sessions.begin() as session:
         await schedule_store.set_paused(session, org_id, row.id, is_paused)
-    row.is_paused = is_paused
     return ScheduledMessageOut.from_domain(row, await _next_time(schedules, row))
 
 

@@ -133,7 +133,7 @@ def test_unknown_agent_and_too_many_schedules_are_rejected(letta: Letta) -> None
     assert len(letta.agents.schedule.list(agent_id).scheduled_messages) == 3
 
 
-def test_pause_resume_and_organization_listing(letta: Letta, live_url: str) -> None:
+def test_pause_resume_and_organization_listing(letta: Letta, live_url: str, settings: Settings) -> None:
     agent_id = _agent(letta)
     daily = letta.agents.schedule.create(
         agent_id, messages=_message("x"), schedule={"type": "recurring", "cron_expression": "0 9 * * MON-FRI"}
@@ -143,8 +143,16 @@ def test_pause_resume_and_organization_listing(letta: Letta, live_url: str) -> N
     assert paused["paused"] is True and paused["next_scheduled_time"] is None
     resumed = httpx.post(f"{base}/resume").json()
     assert resumed["paused"] is False and resumed["next_scheduled_time"] is not None
+    asyncio.run(_delete_temporal_schedule(settings, f"scheduled-message:{daily.id}"))  # Temporal lost it
+    assert httpx.post(f"{base}/pause").json()["paused"] is True
+    assert asyncio.run(_temporal_has_schedule(settings, f"scheduled-message:{daily.id}")) is True  # re-created
     everything = httpx.get(f"{live_url}/v1/schedules", params={"limit": 1000}).json()
     assert daily.id in {m["id"] for m in everything["scheduled_messages"]}
+
+
+async def _delete_temporal_schedule(settings: Settings, schedule_id: str) -> None:
+    client = await Client.connect(settings.temporal_target, namespace=settings.temporal_namespace)
+    await client.get_schedule_handle(schedule_id).delete()
 
 
 async def _temporal_has_schedule(settings: Settings, schedule_id: str) -> bool:

@@ -35,6 +35,11 @@ async def _schedule(loop: Loop, schedules: ScheduleClient, agent_id: str, text: 
     return row.id
 
 
+async def _timing(loop: Loop, sm_id: str) -> ScheduleTiming:
+    async with loop.sessions() as s:
+        return (await schedule_store.get_scheduled_message(s, loop.org_id, sm_id)).timing()
+
+
 async def _runs_of(loop: Loop, sm_id: str, count: int, timeout_s: float = 30.0) -> list[Run]:
     """The finished runs scheduled message `sm_id` started, once there are `count` of them."""
     for _ in range(int(timeout_s / 0.1)):
@@ -80,7 +85,7 @@ async def test_worker_restart_and_a_wiped_temporal_lose_no_scheduled_message(
     assert set(report.created) >= {recurring, once} and report.removed == [orphan.id]
     async with build_worker(client, settings, sessions):
         (late,) = await _runs_of(loop, once, 1)  # overdue: delivered as soon as it was re-created
-        await schedules.trigger(recurring)
+        await schedules.trigger(await _timing(loop, recurring))
         (weekly,) = await _runs_of(loop, recurring, 1)
     assert late.status == weekly.status == "completed"
     async with sessions() as s:
@@ -100,7 +105,7 @@ async def test_a_firing_while_the_agent_is_busy_runs_after_the_current_turn(loop
         if fake_llm.requests(model):
             break
         await asyncio.sleep(0.05)
-    await schedules.trigger(sm_id)  # fires while the first turn is still waiting for its LLM reply
+    await schedules.trigger(await _timing(loop, sm_id))  # fires while the first turn is still waiting for its LLM reply
     (scheduled,) = await _runs_of(loop, sm_id, 1)
     assert (await loop.wait_run(busy_run)).status == scheduled.status == "completed"
     assert await _texts(loop, agent_id) == [
