@@ -48,7 +48,28 @@ async def _database_rejected(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": f"invalid value: {reason}"}, status_code=422)
 
 
+def _document_error_detail(app: FastAPI) -> None:
+    """Our 422s carry either FastAPI's list of field errors or one sentence (`{"detail": "agent_id ... is
+    not a valid id"}`); say so in the OpenAPI schema so generated clients and validators accept both."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = build()
+            error = schema.get("components", {}).get("schemas", {}).get("HTTPValidationError")
+            if error is not None:
+                error["properties"]["detail"] = {
+                    "title": "Detail",
+                    "anyOf": [{"type": "string"}, {"type": "array", "items": {"$ref": "#/components/schemas/ValidationError"}}],
+                }  # fmt: skip
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    _document_error_detail(app)
     app.add_exception_handler(EngramError, _engram_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DataError, _database_rejected)
