@@ -67,7 +67,9 @@ async def reconcile_sleeptime_schedules(client: Client, settings: Settings, sess
     try:
         await reconcile_schedules(client, settings, sessions)
     except Exception as exc:  # noqa: BLE001 - the worker must start even if Temporal's schedule API hiccups
-        print(f"sleep-time schedule reconcile failed: {exc}", flush=True)
+        import logging
+
+        logging.getLogger(__name__).warning("sleep-time schedule reconcile failed: %s", exc)
 
 
 async def connect(settings: Settings) -> Client:

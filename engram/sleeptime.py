@@ -37,6 +37,7 @@ DEFAULT_FREQUENCY = 5
 SLEEPTIME_RUN_TYPE = "sleeptime_agent_send_message_async"  # Letta's run metadata.run_type
 SLEEPTIME_MAX_STEPS = 10
 TRANSCRIPT_MAX_CHARS = 40_000
+WINDOW_MAX_ROWS = 500  # a first pass over a long history reviews its newest rows only
 PERSONA_LABEL = "memory_persona"
 DEFAULT_PERSONA = (
     "I am a sleep-time memory agent. I review conversations my primary agent already had and keep its "
@@ -296,7 +297,10 @@ async def release_window(session: AsyncSession, org_id: str, run_id: str) -> boo
 
 
 async def unreviewed_messages(session: AsyncSession, org_id: str, agent_id: str, after_position: int) -> list[Message]:
-    """The agent's rows after `after_position` that belong to finished turns (a turn in flight stops the window)."""
+    """The agent's rows after `after_position` that belong to finished turns (a turn in flight stops the window).
+
+    At most the newest `WINDOW_MAX_ROWS`: the window then ends at the same place, older rows are skipped.
+    """
     in_flight = await session.scalar(
         select(func.min(Message.position))
         .join(Run, Run.id == Message.run_id)
@@ -309,7 +313,8 @@ async def unreviewed_messages(session: AsyncSession, org_id: str, agent_id: str,
     )  # fmt: skip
     if in_flight is not None:
         query = query.where(Message.position < in_flight)
-    return list(await session.scalars(query.order_by(Message.position)))
+    newest = await session.scalars(query.order_by(Message.position.desc()).limit(WINDOW_MAX_ROWS))
+    return list(reversed(list(newest)))
 
 
 def render_transcript(rows: list[Message]) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+
 from sqlalchemy import select
 
 from engram.context.compiler import refresh_system_message
