@@ -134,3 +134,40 @@ async def test_without_a_usable_embedder_memory_search_is_full_text(loop, fake_l
     await _tool(loop, agent_id, "archival_memory_insert", content="The wifi password is hunter2", tags=["home"])
     [passage] = await _tool(loop, agent_id, "archival_memory_search", query="what is the wifi password")
     assert passage["content"] == "The wifi password is hunter2" and passage["tags"] == ["home"]
+
+
+async def test_an_agent_never_finds_another_organizations_memories(loop) -> None:
+    """Organization B's passages, messages and shared archive stay invisible to org A's agent, through
+    the built-in tools (the same repository scoping the REST API uses)."""
+    from dataclasses import replace
+
+    from engram.store import archives, passages
+    from engram.store.passages import NewPassage
+
+    secret = "The launch code of org B is 7741-zebra."
+    mine = await loop.agent("engram/offline", tools=["archival_memory_search", "conversation_search"])
+    other_loop = replace(loop, org_id=new_id("org"))
+    theirs = await other_loop.agent("engram/offline", tools=["archival_memory_insert"])
+    await other_loop.send(theirs, secret)  # a message in org B's recall memory
+    async with loop.sessions.begin() as s:
+        ctx_b = ToolContext(s, other_loop.org_id, theirs, op_id=new_id("op"), settings=loop.settings)
+        await execute_builtin(ctx_b, "archival_memory_insert", {"content": secret})
+        kb = await archives.create_archive(s, other_loop.org_id, name="org-b-kb", description=None, embedding=None)
+        await passages.insert_passages(s, other_loop.org_id, None, [NewPassage(text=secret, embedding=[0.0] * 384,
+                                       tags=[])], embedding_model="engram/hash-embedding", archive_id=kb.id)  # fmt: skip
+    async with loop.sessions.begin() as s:
+        try:  # org A cannot attach org B's archive
+            await archives.attach_archive(s, loop.org_id, mine, kb.id)
+        except Exception as exc:  # noqa: BLE001
+            assert "not found" in str(exc).lower()
+        else:
+            raise AssertionError("org A attached org B's archive")
+    async with loop.sessions.begin() as s:
+        ctx_a = ToolContext(s, loop.org_id, mine, op_id=new_id("op"), settings=loop.settings)
+        for tool, args in (("archival_memory_search", {"query": "launch code zebra"}),
+                           ("conversation_search", {"query": "launch code zebra"})):  # fmt: skip
+            out = (await execute_builtin(ctx_a, tool, args)).text
+            assert "7741" not in out, (tool, out)
+    async with loop.sessions.begin() as s:  # the same searches in org B do find it (the test can fail)
+        ctx_b = ToolContext(s, other_loop.org_id, theirs, op_id=new_id("op"), settings=loop.settings)
+        assert "7741" in (await execute_builtin(ctx_b, "archival_memory_search", {"query": "launch code zebra"})).text
