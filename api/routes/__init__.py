@@ -15,6 +15,7 @@ from api.routes import (
     context,
     folders,
     health,
+    mcp_servers,
     models,
     passages,
     sleeptime,
@@ -38,6 +39,7 @@ protected.include_router(passages.router)
 protected.include_router(archives.router)
 protected.include_router(blocks.router)
 protected.include_router(tools.router)
+protected.include_router(mcp_servers.router)
 protected.include_router(models.router)
 protected.include_router(messages_routes.router)
 protected.include_router(runs_routes.router)

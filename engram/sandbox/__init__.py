@@ -7,4 +7,12 @@
 from engram.sandbox.limits import DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S, SandboxLimits
 from engram.sandbox.runner import SandboxOptions, SandboxResult, ToolRun, run_python_tool
 
-__all__ = ["DEFAULT_TIMEOUT_S", "MAX_TIMEOUT_S", "SandboxLimits", "SandboxOptions", "SandboxResult", "ToolRun", "run_python_tool"]
+__all__ = [
+    "DEFAULT_TIMEOUT_S",
+    "MAX_TIMEOUT_S",
+    "SandboxLimits",
+    "SandboxOptions",
+    "SandboxResult",
+    "ToolRun",
+    "run_python_tool",
+]

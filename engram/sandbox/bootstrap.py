@@ -164,7 +164,9 @@ async def _await(awaitable: Any) -> Any:
 
 def main() -> None:
     result_fd = int(sys.argv[1])
-    os.set_inheritable(result_fd, False)  # the tool's own subprocesses must not hold (or write) the result pipe
+    os.set_inheritable(
+        result_fd, False
+    )  # the tool's own subprocesses must not hold (or write) the result pipe
     request = json.loads(sys.stdin.buffer.read() or b"{}")
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)

@@ -62,12 +62,21 @@ class SandboxResult:
 
 def tool_environment(run: ToolRun, scratch: str) -> dict[str, str]:
     """The child's whole environment; nothing is inherited from the worker."""
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONIOENCODING": "utf-8",
+    }
     for key, value in (run.secrets or {}).items():
         if key and "=" not in key and "\0" not in key and key not in _RESERVED_ENV and value is not None:
             env[key] = str(value).replace("\0", "")
     env.update({"HOME": scratch, "TMPDIR": scratch, "TMP": scratch, "TEMP": scratch})
-    ids = {"LETTA_AGENT_ID": run.agent_id, "LETTA_TOOL_ID": run.tool_id, "LETTA_TOOL_CALL_ID": run.tool_call_id}
+    ids = {
+        "LETTA_AGENT_ID": run.agent_id,
+        "LETTA_TOOL_ID": run.tool_id,
+        "LETTA_TOOL_CALL_ID": run.tool_call_id,
+    }
     env.update({k: v for k, v in ids.items() if v})
     return env
 
@@ -130,8 +139,15 @@ async def _spawn_and_wait(
         os.close(write_fd)
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     result_reader, transport = await _pipe_reader(read_fd)
-    captures = [_Capture(limits.output_chars), _Capture(limits.output_chars), _Capture(limits.result_chars * 4)]
-    readers = [asyncio.ensure_future(c.drain(s)) for c, s in zip(captures, (proc.stdout, proc.stderr, result_reader), strict=True)]
+    captures = [
+        _Capture(limits.output_chars),
+        _Capture(limits.output_chars),
+        _Capture(limits.result_chars * 4),
+    ]
+    readers = [
+        asyncio.ensure_future(c.drain(s))
+        for c, s in zip(captures, (proc.stdout, proc.stderr, result_reader), strict=True)
+    ]
     with contextlib.suppress(OSError):  # BrokenPipe: the child died before reading its request
         proc.stdin.write(json.dumps(request).encode())
         await proc.stdin.drain()
@@ -154,7 +170,9 @@ async def _spawn_and_wait(
 async def _pipe_reader(fd: int) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
-    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0))
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0)
+    )
     return reader, transport
 
 
@@ -177,7 +195,9 @@ class _Capture:
         return [text] if text else []
 
 
-async def _wait(proc: asyncio.subprocess.Process, timeout_s: float, on_tick: Callable[[], None] | None, tick_s: float) -> bool:
+async def _wait(
+    proc: asyncio.subprocess.Process, timeout_s: float, on_tick: Callable[[], None] | None, tick_s: float
+) -> bool:
     """True if the process exited by itself within `timeout_s`; ticks (heartbeats) while it runs."""
     deadline = time.monotonic() + timeout_s
     waiter = asyncio.ensure_future(proc.wait())
@@ -211,7 +231,9 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def _interpret(raw: bytes, code: int | None, stdout: list[str], stderr: list[str], limits: SandboxLimits) -> SandboxResult:
+def _interpret(
+    raw: bytes, code: int | None, stdout: list[str], stderr: list[str], limits: SandboxLimits
+) -> SandboxResult:
     try:
         report = json.loads(raw.decode("utf-8", errors="replace")) if raw else None
     except ValueError:
@@ -226,7 +248,10 @@ def _interpret(raw: bytes, code: int | None, stdout: list[str], stderr: list[str
                              exit_code=code, isolation=isolation)  # fmt: skip
     output = str(report.get("result", ""))
     if len(output) > limits.result_chars:
-        output = output[: limits.result_chars] + f"\n[... truncated: the tool returned more than {limits.result_chars} characters]"
+        output = (
+            output[: limits.result_chars]
+            + f"\n[... truncated: the tool returned more than {limits.result_chars} characters]"
+        )
     return SandboxResult(False, output, stdout, stderr, exit_code=code, isolation=isolation)
 
 
@@ -236,6 +261,12 @@ def _crash_message(code: int | None) -> str:
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
-        hint = " (CPU time limit)" if name == "SIGXCPU" else " (memory or resource limit?)" if name == "SIGKILL" else ""
+        hint = (
+            " (CPU time limit)"
+            if name == "SIGXCPU"
+            else " (memory or resource limit?)"
+            if name == "SIGKILL"
+            else ""
+        )
         return f"Error: the tool process was killed by {name}{hint} before returning a result"
     return f"Error: the tool process exited with code {code} before returning a result"

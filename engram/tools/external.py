@@ -104,7 +104,9 @@ def _socket_dir(url: str | None) -> str | None:
     return next((h for h in hosts if h.startswith("/")), None)
 
 
-async def run_external_call(call: ExternalCall, settings: Any, on_tick: Callable[[], None] | None = None) -> ToolResult:
+async def run_external_call(
+    call: ExternalCall, settings: Any, on_tick: Callable[[], None] | None = None
+) -> ToolResult:
     """Run the call (sandbox or MCP); never raises for anything the tool or server did."""
     if call.tool.tool_type == "external_mcp":
         from engram.mcp.calls import call_mcp_tool

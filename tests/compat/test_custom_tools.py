@@ -28,7 +28,9 @@ def roll_dice(sides: int, count: int = 1) -> str:
 
 
 def _agent(letta: Letta, *tools: str, **extra: Any) -> str:
-    agent = letta.agents.create(name="dice", model="engram/offline", tools=list(tools), include_base_tools=False, **extra)
+    agent = letta.agents.create(
+        name="dice", model="engram/offline", tools=list(tools), include_base_tools=False, **extra
+    )
     return agent.id
 
 
@@ -52,9 +54,12 @@ def test_agent_calls_a_tool_created_from_source(letta: Letta) -> None:
 
 
 def test_failing_tools_return_errors_and_the_run_continues(letta: Letta) -> None:
-    letta.tools.upsert(source_code='def explode(reason: str) -> str:\n    """Fail."""\n    raise RuntimeError(reason)\n')
     letta.tools.upsert(
-        source_code='def stall() -> str:\n    """Never ends."""\n    while True:\n        pass\n', extra_body={"timeout_s": 1}
+        source_code='def explode(reason: str) -> str:\n    """Fail."""\n    raise RuntimeError(reason)\n'
+    )
+    letta.tools.upsert(
+        source_code='def stall() -> str:\n    """Never ends."""\n    while True:\n        pass\n',
+        extra_body={"timeout_s": 1},
     )
     agent_id = _agent(letta, "explode", "stall")
     response = letta.agents.messages.create(agent_id, input='call explode {"reason": "disk on fire"}')
@@ -68,7 +73,9 @@ def test_failing_tools_return_errors_and_the_run_continues(letta: Letta) -> None
 
 
 async def test_long_return_is_truncated_for_the_model_and_kept_in_full(letta: Letta, sessions: Any) -> None:
-    letta.tools.upsert(source_code='def shout(n: int) -> str:\n    """Loud."""\n    return "A" * n\n', return_char_limit=100)
+    letta.tools.upsert(
+        source_code='def shout(n: int) -> str:\n    """Loud."""\n    return "A" * n\n', return_char_limit=100
+    )
     agent_id = _agent(letta, "shout")
     response = letta.agents.messages.create(agent_id, input='call shout {"n": 5000}')
     [ret] = _returns(response)

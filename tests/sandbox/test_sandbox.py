@@ -19,7 +19,9 @@ async def _run(source: str, args: dict | None = None, limits: SandboxLimits = FA
 
 
 async def test_tool_runs_and_returns_json_with_stdout_captured() -> None:
-    result = await _run("def double(x: int):\n    print('working')\n    return {'double': x * 2}\n", {"x": 21})
+    result = await _run(
+        "def double(x: int):\n    print('working')\n    return {'double': x * 2}\n", {"x": 21}
+    )
     assert not result.is_error and result.output == '{"double": 42}'
     assert result.stdout == ["working\n"]
 
@@ -38,7 +40,9 @@ async def test_tool_cannot_read_the_servers_environment(monkeypatch: pytest.Monk
         "            pass\n"
         "    return found\n"
     )
-    result = await _run(source, secrets={"WEATHER_KEY": "agent-secret"}, tool_call_id="call-1", agent_id="agent-1")
+    result = await _run(
+        source, secrets={"WEATHER_KEY": "agent-secret"}, tool_call_id="call-1", agent_id="agent-1"
+    )
     assert not result.is_error
     assert "s3cret-value" not in result.output and "user:pw" not in result.output
     assert "ENGRAM_FAKE_SECRET" not in result.output and "DATABASE_URL" not in result.output
@@ -96,7 +100,11 @@ async def test_agent_state_is_a_read_only_snapshot() -> None:
         "        pass\n"
         "    return f\"{agent_state.name}|{agent_state.memory.get_block('human').value}|{agent_id}\"\n"
     )
-    snapshot = {"id": "agent-1", "name": "ada-bot", "blocks": [{"label": "human", "value": "Ada likes chess"}]}
+    snapshot = {
+        "id": "agent-1",
+        "name": "ada-bot",
+        "blocks": [{"label": "human", "value": "Ada likes chess"}],
+    }
     result = await _run(source, agent_state=snapshot, agent_id="agent-1")
     assert result.output == "ada-bot|Ada likes chess|agent-1"
 

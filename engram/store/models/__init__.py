@@ -5,6 +5,7 @@ from engram.store.models.base import Base
 from engram.store.models.block import Block, MemoryOp
 from engram.store.models.conversation import Conversation
 from engram.store.models.folder import AgentFolder, FileAgent, FilePassage, Folder, FolderFile
+from engram.store.models.mcp_server import McpServer
 from engram.store.models.message import Message
 from engram.store.models.message_embedding import MessageEmbedding
 from engram.store.models.passage import AgentArchive, Archive, Passage
@@ -17,5 +18,5 @@ from engram.store.models.tool import Tool
 __all__ = [
     "AgentFolder", "FileAgent", "FilePassage", "Folder", "FolderFile",
     "Agent", "AgentArchive", "AgentBlock", "AgentTool", "ApiKey", "Archive", "Base", "Block", "Conversation",
-    "MemoryOp", "Message", "MessageEmbedding", "Organization", "Passage", "Run", "RunEvent", "ScheduledMessage", "SleeptimeGroup", "Step", "Tool",
+    "McpServer", "MemoryOp", "Message", "MessageEmbedding", "Organization", "Passage", "Run", "RunEvent", "ScheduledMessage", "SleeptimeGroup", "Step", "Tool",
 ]  # fmt: skip
