@@ -13,30 +13,34 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from api import sleeptime_schedules
 from api.deps import ActorDep, AgentDep, SessionDep, SettingsDep, TemporalDep
-from api.schemas.common import LettaRequest
+from api.schemas.common import INT32_MAX, LettaRequest
 from api.workflow_client import disable_agent
 from engram import sleeptime
 from engram.config import Settings
-from engram.errors import NotFound
+from engram.errors import InvalidInput, NotFound
 from engram.store.models import Agent, SleeptimeGroup
 
 router = APIRouter(prefix="/agents/{agent_id}", tags=["sleeptime"])
 
 
+YEAR_S = 365 * 24 * 3600.0
+
+
 class ScheduleIn(LettaRequest):
-    interval_seconds: float | None = Field(default=None, ge=1)
-    cron: str | None = Field(default=None, max_length=200)
-    jitter_seconds: float | None = Field(default=None, ge=0)
-    catchup_window_seconds: float | None = Field(default=None, ge=0)
+    interval_seconds: float | None = Field(default=None, ge=1, le=10 * YEAR_S)
+    cron: str | None = Field(default=None, min_length=1, max_length=200)
+    jitter_seconds: float | None = Field(default=None, ge=0, le=YEAR_S)
+    catchup_window_seconds: float | None = Field(default=None, ge=0, le=YEAR_S)
     paused: bool | None = None
 
 
 class SleeptimeIn(LettaRequest):
     enabled: bool | None = None
-    sleeptime_agent_frequency: int | None = Field(default=None, ge=1)
+    sleeptime_agent_frequency: int | None = Field(default=None, ge=1, le=INT32_MAX)
     schedule: ScheduleIn | None = None
 
 
@@ -88,7 +92,12 @@ async def sync_schedule(client: Client, settings: Settings, agent: Agent, group:
         return
     if not agent.enable_sleeptime:
         spec.paused = True
-    await sleeptime_schedules.upsert_schedule(client, settings, agent.organization_id, agent.id, spec)
+    try:
+        await sleeptime_schedules.upsert_schedule(client, settings, agent.organization_id, agent.id, spec)
+    except RPCError as exc:  # e.g. a cron expression Temporal cannot parse; the request's transaction rolls back
+        if exc.status == RPCStatusCode.INVALID_ARGUMENT:
+            raise InvalidInput(f"Temporal rejected the schedule: {exc.message}") from exc
+        raise
 
 
 async def enable(session: AsyncSession, client: Client, settings: Settings, agent: Agent) -> SleeptimeGroup:

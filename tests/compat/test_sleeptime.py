@@ -103,8 +103,10 @@ def test_schedule_fires_updates_the_shared_block_pauses_and_deletes(letta: Letta
     base = f"{live_url}/v1/agents/{agent.id}/sleeptime"
     assert httpx.patch(base, json={"sleeptime_agent_frequency": 100}).status_code == 200
     letta.agents.messages.create(agent.id, messages=[{"role": "user", "content": "My favorite color is green."}])
-    bad = httpx.put(base, json={"schedule": {"interval_seconds": 5, "cron": "0 3 * * *"}})
-    assert bad.status_code in (400, 422)
+    for bad in ({"interval_seconds": 5, "cron": "0 3 * * *"}, {"cron": "99 * * * *"}, {"interval_seconds": 1e300}):
+        response = httpx.put(base, json={"schedule": bad})
+        assert response.status_code in (400, 422), (bad, response.text)
+    assert httpx.get(base).json()["schedule"] is None  # a rejected schedule leaves nothing behind
 
     body = httpx.put(base, json={"schedule": {"interval_seconds": 1, "jitter_seconds": 0, "catchup_window_seconds": 60}})
     assert body.status_code == 200, body.text
