@@ -60,17 +60,19 @@ class ScheduleActivities:
                 run = await runs.create_run(
                     session, inp.org_id, inp.agent_id, input_messages=_input_messages(row),
                     request_config=_request_config(row), background=True, callback_url=row.callback_url,
-                    run_id=inp.run_id,
+                    run_id=inp.run_id, conversation_id=row.conversation_id,
                 )  # fmt: skip
                 run.metadata_ = {"schedule": _schedule_link(row)}
                 is_used_up = row.kind == ONE_TIME
                 await schedule_store.record_firing(session, row, inp.run_id)
             else:
                 is_used_up = row is None
-            max_steps = int((run.request_config or {}).get("max_steps") or DEFAULT_MAX_STEPS)
-        temporal_run_id = await self._enqueue(inp, max_steps)
+            turn = TurnRequest(run_id=inp.run_id, max_steps=int((run.request_config or {}).get("max_steps") or DEFAULT_MAX_STEPS))
+            conversation_id = run.conversation_id
+        temporal_run_id = await self._enqueue(inp, turn, conversation_id)
         async with self.sessions.begin() as session:
-            await runs.set_workflow_ids(session, inp.org_id, inp.run_id, agent_workflow_id(inp.agent_id), temporal_run_id)
+            await runs.set_workflow_ids(session, inp.org_id, inp.run_id, agent_workflow_id(inp.agent_id, conversation_id),
+                                        temporal_run_id)  # fmt: skip
         if is_used_up:
             await self._schedules().delete(inp.scheduled_message_id)
         return FireOutcome(is_delivered=True)
@@ -86,16 +88,17 @@ class ScheduleActivities:
             activity.heartbeat()
             await asyncio.sleep(RUN_POLL_S[min(attempt, len(RUN_POLL_S) - 1)])
 
-    async def _enqueue(self, inp: FireScheduledInput, max_steps: int) -> str | None:
-        """Signal-with-start: the agent's workflow queues the turn, starting first if it was idle."""
+    async def _enqueue(self, inp: FireScheduledInput, turn: TurnRequest, conversation_id: str | None) -> str | None:
+        """Signal-with-start: the agent's (or thread's) workflow queues the turn, starting first if it was idle."""
         start = AgentWorkflowInput(
-            org_id=inp.org_id, agent_id=inp.agent_id, idle_timeout_s=self.settings.idle_timeout_s,
-            max_pending_turns=self.settings.max_pending_turns,
+            org_id=inp.org_id, agent_id=inp.agent_id, conversation_id=conversation_id,
+            idle_timeout_s=self.settings.idle_timeout_s, max_pending_turns=self.settings.max_pending_turns,
         )  # fmt: skip
+        summary = f"agent {inp.agent_id}" + (f" conversation {conversation_id}" if conversation_id else "")
         handle = await activity.client().start_workflow(
-            AgentWorkflow.run, start, id=agent_workflow_id(inp.agent_id), task_queue=activity.info().task_queue,
-            start_signal="enqueue", start_signal_args=[TurnRequest(run_id=inp.run_id, max_steps=max_steps)],
-            static_summary=f"agent {inp.agent_id}",
+            AgentWorkflow.run, start, id=agent_workflow_id(inp.agent_id, conversation_id),
+            task_queue=activity.info().task_queue, start_signal="enqueue", start_signal_args=[turn],
+            static_summary=summary,
         )  # fmt: skip
         return handle.result_run_id
 

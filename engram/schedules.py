@@ -126,3 +126,4 @@ class NewScheduledMessage:
     include_return_message_types: list[str] | None = None
     max_steps: int | None = None
     source: str = SOURCE_API
+    conversation_id: str | None = None  # fire in this conversation thread (wake-ups asked for inside one)

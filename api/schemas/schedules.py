@@ -101,6 +101,7 @@ class ScheduledMessageOut(BaseModel):
     created_at: datetime | None = None
     last_run_id: str | None = None
     fire_count: int = 0
+    conversation_id: str | None = None
 
     @classmethod
     def from_domain(cls, row: ScheduledMessage, next_time: datetime | None) -> ScheduledMessageOut:
@@ -116,7 +117,7 @@ class ScheduledMessageOut(BaseModel):
         return cls(
             id=row.id, agent_id=row.agent_id, message=body, next_scheduled_time=iso_time(next_time), schedule=schedule,
             paused=row.is_paused, source=row.source, created_at=row.created_at, last_run_id=row.last_run_id,
-            fire_count=row.fire_count,
+            fire_count=row.fire_count, conversation_id=row.conversation_id,
         )  # fmt: skip
 
 

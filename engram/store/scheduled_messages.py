@@ -46,6 +46,7 @@ async def create_scheduled_message(
             cron_expression=new.cron_expression, timezone=new.timezone, messages=new.messages,
             callback_url=new.callback_url, include_return_message_types=new.include_return_message_types,
             max_steps=new.max_steps, source=new.source, is_paused=False, fire_count=0,
+            conversation_id=new.conversation_id,
         ).on_conflict_do_nothing()
     )  # fmt: skip
     return await get_scheduled_message(session, org_id, sm_id)

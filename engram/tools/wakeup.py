@@ -48,7 +48,7 @@ async def schedule_wakeup(ctx, reason: str, after_seconds: float | None = None, 
     now = datetime.now(UTC)
     moment = _moment(after_seconds, at, now, agent.timezone or "UTC")
     new = NewScheduledMessage(kind=ONE_TIME, messages=[wakeup_message(reason.strip(), now)], scheduled_at=moment,
-                              source=SOURCE_WAKEUP)  # fmt: skip
+                              source=SOURCE_WAKEUP, conversation_id=ctx.conversation_id)  # fmt: skip
     limit = getattr(ctx.settings, "max_schedules_per_agent", DEFAULT_MAX_SCHEDULES)
     try:
         row = await schedule_store.create_scheduled_message(

@@ -304,3 +304,15 @@ def test_cli_schedule_commands_mirror_the_api(letta: Letta, live_url: str, setti
     assert code == 1 and "in the past" in out
     assert engram("delete", agent_id, sm_id) == (0, '{\n  "success": true\n}\n')
     assert sm_id not in engram("list")[1]
+
+
+def test_a_wakeup_asked_for_in_a_conversation_fires_in_that_conversation(letta: Letta, worker_running: None) -> None:  # noqa: ARG001
+    agent_id = _agent(letta, tools=["schedule_wakeup"])
+    conversation = letta.conversations.create(agent_id=agent_id)
+    list(letta.conversations.messages.create(conversation.id, messages=_message("wake me in 1 second about tea")))
+    (pending,) = letta.agents.schedule.list(agent_id).scheduled_messages
+    assert pending.model_extra.get("conversation_id") == conversation.id
+    (run,) = _scheduled_runs(letta, agent_id, pending.id, 1)
+    assert run.conversation_id == conversation.id
+    items = letta.conversations.messages.list(conversation.id, order="asc", limit=100).items
+    assert [m.content for m in items if m.message_type == "assistant_message"][-1] == "Wake-up reminder: tea"

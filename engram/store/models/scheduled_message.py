@@ -20,6 +20,7 @@ class ScheduledMessage(OrgMixin, TimestampMixin, Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    conversation_id: Mapped[str | None] = mapped_column(String(64), doc="the thread it fires in (None: the agent's own)")
     kind: Mapped[str] = mapped_column(String(16), default=ONE_TIME, doc="one-time | recurring")
     scheduled_at: Mapped[datetime | None] = mapped_column(doc="one-time: when it fires")
     cron_expression: Mapped[str | None] = mapped_column(String(200), doc="recurring: 5-field cron")
