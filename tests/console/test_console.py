@@ -6,6 +6,7 @@ memory tool and then replies, so one message gives a streamed tool call, its ret
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -142,7 +143,7 @@ def test_a_run_opens_with_its_temporal_ui_link(page: Any, letta: Letta, screensh
     page.screenshot(path=str(screenshots / "run.png"))
 
 
-def test_import_an_agent_file_from_the_shared_examples(page: Any, screenshots: Path) -> None:
+def test_import_an_agent_file_from_the_shared_examples_and_export_it(page: Any, screenshots: Path) -> None:
     af = AGENT_FILES / "memgpt_agent" / "memgpt_agent.af"
     if not af.exists():
         pytest.skip(f"{af} is not available")
@@ -154,6 +155,10 @@ def test_import_an_agent_file_from_the_shared_examples(page: Any, screenshots: P
     page.locator("#blocks-panel form.block").first.wait_for()
     assert page.locator("#blocks-panel form.block").count() >= 1
     page.screenshot(path=str(screenshots / "imported.png"))
+    with page.expect_download() as download:
+        page.click("[data-action=export-agent]")
+    exported = json.loads(Path(download.value.path()).read_text())
+    assert exported["agents"][0]["name"] == page.locator("#agent-name").inner_text()
 
 
 def test_agent_list_searches_by_name_and_tag_and_pages(page: Any, letta: Letta) -> None:
@@ -237,3 +242,32 @@ def test_a_pending_tool_call_is_approved_from_the_chat(page: Any, letta: Letta, 
     page.locator("#messages .msg.tool-return").first.wait_for()
     assert page.locator("#approvals").is_hidden()
     assert "Ada" in letta.agents.blocks.retrieve("human", agent_id=agent.id).value
+
+
+def test_attached_folders_are_listed_and_counted_in_the_context_bar(page: Any, letta: Letta) -> None:
+    agent = letta.agents.create(name="console-folders", memory_blocks=[{"label": "human", "value": ""}])
+    folder = letta.folders.create(name="console-library", description="reference documents")
+    letta.agents.folders.attach(folder.id, agent_id=agent.id)
+    open_agent(page, agent.id)
+    page.locator("#folders-panel li", has_text="console-library").wait_for()
+    assert tokens(page, "files") > 0  # the <directories> section of the system prompt
+
+
+def test_message_history_pages_back_to_the_first_message(page: Any, letta: Letta) -> None:
+    agent = letta.agents.create(name="console-history", memory_blocks=[{"label": "human", "value": ""}])
+    for word in ("first", "second", "third"):
+        letta.agents.messages.create(agent.id, input=f"Message number {word}")
+    goto(page, f"/console/agents/{agent.id}?history=2")
+    older = page.locator("#older-messages")
+    older.wait_for()
+    assert page.locator("#messages .msg.user", has_text="number third").count() == 1
+    assert page.locator("#messages .msg.user", has_text="number first").count() == 0
+    while older.is_visible():
+        count = page.locator("#messages .msg").count()
+        older.click()
+        page.wait_for_function(
+            "n => document.querySelectorAll('#messages .msg').length > n || document.querySelector('#older-messages').hidden",
+            arg=count,
+        )
+    users = page.locator("#messages .msg.user").all_inner_texts()
+    assert [u.split("number ")[-1] for u in users] == ["first", "second", "third"]  # oldest on top

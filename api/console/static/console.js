@@ -143,6 +143,7 @@ async function importAgent(form) {
 // ---- agent page -------------------------------------------------------------------------------------
 
 const agent = { id: null, oldest: null, byKey: new Map(), streaming: false };
+const HISTORY_PAGE = Math.min(Math.max(Number(new URLSearchParams(location.search).get("history")) || 30, 1), 200);
 
 function initAgentPage(agentId) {
   agent.id = agentId;
@@ -331,7 +332,7 @@ function renderToolCall(body, call, delta) {
 
 async function loadHistory(older) {
   const container = $("#messages");
-  const params = new URLSearchParams({ limit: "30", order: "desc" });
+  const params = new URLSearchParams({ limit: String(HISTORY_PAGE), order: "desc" });
   if (older && agent.oldest) params.set("after", agent.oldest);
   try {
     const { body } = await apiJson(`/v1/agents/${agent.id}/messages?${params}`);
@@ -339,7 +340,7 @@ async function loadHistory(older) {
     // newest first: prepend one by one so the oldest ends on top
     for (const m of body) renderMessage(container, m, { prepend: true });
     if (body.length) agent.oldest = body[body.length - 1].id;
-    $("#older-messages").hidden = body.length < 30;
+    $("#older-messages").hidden = body.length < HISTORY_PAGE;
     if (!older) { container.scrollTop = container.scrollHeight; showPending(body); }
   } catch (err) { if (!(err instanceof AuthRequired)) toast(String(err), "error"); }
 }
