@@ -151,6 +151,13 @@ def cmd_schedule(args: argparse.Namespace, settings: Settings) -> int:
     return code
 
 
+def cmd_files(args: argparse.Namespace, settings: Settings) -> int:
+    from engram.runtime.files_cmd import run_files_command
+    from engram.runtime.supervisor import read_state
+
+    return run_files_command(args, args.url or str(read_state(settings).get("api_url") or settings.api_url), settings)
+
+
 def cmd_api(_args: argparse.Namespace, settings: Settings) -> int:
     """Only the API (what docker-compose runs); same loopback rule as `engram up`."""
     import uvicorn
@@ -216,6 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
     from engram.runtime.schedule_cmd import add_parser as add_schedule_parser
 
     add_schedule_parser(sub, cmd_schedule)
+
+    from engram.runtime.files_cmd import add_parser as add_files_parser
+
+    add_files_parser(sub, cmd_files)
 
     sub.add_parser("api", help="run only the API server (docker-compose)").set_defaults(func=cmd_api)
     sub.add_parser("worker", help="run only the Temporal worker (docker-compose)").set_defaults(

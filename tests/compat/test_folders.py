@@ -5,6 +5,8 @@ and the `<directories>` rendering, the upload size limit, and deleting a file wh
 from __future__ import annotations
 
 import asyncio
+import io
+import re
 import time
 from pathlib import Path
 
@@ -15,10 +17,9 @@ from letta_client import APIStatusError, BadRequestError, Letta
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from engram.config import Settings
+from engram.runtime.files_cmd import upload_files
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "letta-tests-data"
-if not DATA.is_dir():
-    DATA = Path("/work/shared/data/letta-tests-data")
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "letta-tests-data"  # beside the checkout
 TEXT_FILES = ("long_test.txt", "memgpt_paper.pdf", "philosophical_question.txt", "test.csv", "test.json", "test.md", "test.txt")
 IMAGE = "Camponotus_flavomarginatus_ant.jpg"
 UPLOAD_LIMIT = 2_000_000
@@ -171,3 +172,12 @@ def test_deleting_a_file_mid_ingestion_cancels_it_and_removes_its_passages(
 async def _ingest_status(settings: Settings, file_id: str) -> WorkflowExecutionStatus | None:
     client = await Client.connect(settings.temporal_target, namespace=settings.temporal_namespace)
     return (await client.get_workflow_handle(f"file-ingest:{file_id}").describe()).status
+
+
+def test_cli_upload_shows_each_file_until_it_is_done(live_url: str, worker_running: None) -> None:  # noqa: ARG001
+    out = io.StringIO()
+    code = upload_files(live_url, None, "cli-docs", [DATA / "test.md", DATA / IMAGE], out=out, poll_s=0.05)
+    lines = out.getvalue().splitlines()
+    assert code == 1  # the image cannot be read
+    assert any(re.fullmatch(r"cli-docs/test\.md\s+\[#{24}\]\s+(\d+)/\1\s+chunks  completed", line) for line in lines), lines
+    assert any(line.startswith(f"cli-docs/{IMAGE}") and "error: No text extracted" in line for line in lines), lines
