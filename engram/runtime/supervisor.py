@@ -125,7 +125,7 @@ class Stack:
         self.say(f"worker started (pid {worker.pid}, task queue {s.task_queue!r})")
         self._spawn("API", self._api_argv(), env)
         self._wait_for_api()
-        self.say(f"API ready: {self.api_url}  docs: {self.api_url}/docs")
+        self.say(f"API ready: {self.api_url}  docs: {self.api_url}/docs  console: {self.api_url}/console/")
         self._write_state()
 
     def _take_lock(self) -> None:
