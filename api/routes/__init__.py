@@ -19,6 +19,7 @@ from api.routes import (
     models,
     passages,
     sleeptime,
+    tool_outputs,
     tools,
 )
 from api.routes import conversations as conversations_routes
@@ -40,6 +41,7 @@ protected.include_router(archives.router)
 protected.include_router(blocks.router)
 protected.include_router(tools.router)
 protected.include_router(mcp_servers.router)
+protected.include_router(tool_outputs.router)
 protected.include_router(models.router)
 protected.include_router(messages_routes.router)
 protected.include_router(runs_routes.router)

@@ -152,7 +152,16 @@ async def _spawn_and_wait(
         proc.stdin.write(json.dumps(request).encode())
         await proc.stdin.drain()
         proc.stdin.close()
-    timed_out = not await _wait(proc, limits.timeout_s, on_tick, tick_s)
+    try:
+        timed_out = not await _wait(proc, limits.timeout_s, on_tick, tick_s)
+    except (
+        BaseException
+    ):  # the activity was cancelled (run cancelled, worker shutting down): leave nothing behind
+        _kill_group(proc.pid)
+        for task in readers:
+            task.cancel()
+        transport.close()
+        raise
     _kill_group(proc.pid)  # also ends anything the tool left running in its process group
     await proc.wait()
     # A grandchild that escaped the group may hold the pipes open: take what arrived, don't wait for EOF.

@@ -126,7 +126,7 @@ def limit_return(result: ToolResult, limit: int, message_id: str) -> ToolResult:
         return result
     notice = (
         f"... [NOTE: function output was truncated since it exceeded the character limit ({len(text)} > {limit}). "
-        f"The full output is stored with tool return message {message_id}.]"
+        f"The full output is stored with tool return message {message_id}.]"  # GET .../messages/{id}/tool-output
     )
     result.full_text = text[:FULL_OUTPUT_MAX_CHARS]
     result.text = text[:limit] + notice

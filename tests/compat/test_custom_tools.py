@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from letta_client import Letta
-
-from engram.ids import DEFAULT_ORG_ID
-from engram.store import messages as message_store
 
 pytestmark = pytest.mark.usefixtures("worker_running")
 
@@ -72,7 +70,7 @@ def test_failing_tools_return_errors_and_the_run_continues(letta: Letta) -> None
     assert response.stop_reason.stop_reason == "end_turn"
 
 
-async def test_long_return_is_truncated_for_the_model_and_kept_in_full(letta: Letta, sessions: Any) -> None:
+def test_long_return_is_truncated_for_the_model_and_kept_in_full(letta: Letta, live_url: str) -> None:
     letta.tools.upsert(
         source_code='def shout(n: int) -> str:\n    """Loud."""\n    return "A" * n\n', return_char_limit=100
     )
@@ -81,6 +79,5 @@ async def test_long_return_is_truncated_for_the_model_and_kept_in_full(letta: Le
     [ret] = _returns(response)
     assert ret.tool_return.startswith("A" * 100 + "... [NOTE: function output was truncated")
     assert "5000 > 100" in ret.tool_return and ret.id in ret.tool_return
-    async with sessions() as session:
-        row = await message_store.get_message(session, DEFAULT_ORG_ID, ret.id)
-    assert row.tool_returns[0]["full_output"] == "A" * 5000
+    full = httpx.get(f"{live_url}/v1/agents/{agent_id}/messages/{ret.id}/tool-output").json()
+    assert full["tool_return"] == "A" * 5000 and full["is_truncated_for_model"] is True

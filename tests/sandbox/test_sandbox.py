@@ -120,3 +120,20 @@ async def test_hidden_paths_are_empty_inside_the_sandbox(tmp_path: Path) -> None
         pytest.skip("user namespaces are not available here")
     assert result.output == "[]"
     assert os.path.exists(secret_dir / "pg.sock")  # hidden from the tool, untouched for the server
+
+
+async def test_cancelled_call_kills_the_tool_process() -> None:
+    import asyncio
+
+    import psutil
+
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    task = asyncio.ensure_future(_run("import time\ndef nap():\n    time.sleep(60)\n"))
+    await asyncio.sleep(1.0)
+    assert {p.pid for p in psutil.Process().children(recursive=True)} - before  # the tool is running
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+    gone, alive = psutil.wait_procs(left, timeout=5)
+    assert not alive
