@@ -139,7 +139,8 @@ async def test_a_wait_for_reply_survives_a_worker_kill(loop, fake_llm) -> None:
     first = _spawn(loop, task_queue)
     second = None
     try:
-        await loop.send(slow, "warm up", workflow_input=loop.workflow_input(slow, llm_heartbeat_timeout_s=2.0))
+        await loop.send(slow, "warm up", workflow_input=loop.workflow_input(slow, llm_heartbeat_timeout_s=2.0,
+                                                                              llm_retry_initial_interval_s=0.2))
         fast = loop.workflow_input(sender, llm_heartbeat_timeout_s=2.0, tools_heartbeat_floor_s=2.0)
         run_id, _ = await loop.send(sender, f"ask agent {slow}: what is the answer?", wait=False, workflow_input=fast)
         for _ in range(400):
