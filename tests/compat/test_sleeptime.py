@@ -121,6 +121,12 @@ def test_schedule_fires_updates_the_shared_block_pauses_and_deletes(letta: Letta
     assert resumed["cron"] == "0 3 * * *" and resumed["interval_seconds"] is None and resumed["temporal"]["paused"] is False
     assert resumed["temporal"]["num_actions"] >= fired
 
+    letta.agents.update(agent.id, enable_sleeptime=False)  # off: the schedule pauses, the settings stay
+    off = httpx.get(base).json()
+    assert off["enabled"] is False and off["schedule"]["temporal"]["paused"] is True
+    letta.agents.update(agent.id, enable_sleeptime=True)
+    assert httpx.get(base).json()["schedule"]["temporal"]["paused"] is False
+
     assert httpx.delete(f"{base}/schedule").json()["schedule"] is None
     assert httpx.delete(f"{base}/schedule").status_code == 404
     assert asyncio.run(_schedule_exists(settings, agent.id)) is False
