@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.approvals import ApprovalActivities
 from activities.ingest import IngestActivities
 from activities.llm import LlmActivities
 from activities.schedules import ScheduleActivities, reconcile_schedules, schedule_client
@@ -44,6 +45,7 @@ def build_worker(client: Client, settings: Settings, sessions: async_sessionmake
     schedules = ScheduleActivities(sessions, settings)
     sleeptime = SleeptimeActivities(sessions, settings)
     ingest = IngestActivities(sessions, settings)
+    approvals = ApprovalActivities(sessions)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -51,7 +53,8 @@ def build_worker(client: Client, settings: Settings, sessions: async_sessionmake
         activities=[llm.llm_step, tools.execute_tools, turns.begin_turn, turns.finish_turn, turns.deliver_callback,
                     summarize.summarize, schedules.fire_scheduled_message, schedules.await_run,
                     sleeptime.sleeptime_turn_done, sleeptime.sleeptime_claim, sleeptime.run_agent_turn,
-                    sleeptime.sleeptime_finished, ingest.parse, ingest.chunk, ingest.embed, ingest.finish],
+                    sleeptime.sleeptime_finished, ingest.parse, ingest.chunk, ingest.embed, ingest.finish,
+                    approvals.find_pending_approval, approvals.deny_pending_approval],
         workflow_runner=workflow_runner(),
         max_concurrent_activities=200,
         # Cancellation reaches an activity only in a heartbeat response; the default throttle (0.8 x the

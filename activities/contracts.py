@@ -15,6 +15,8 @@ EXECUTE_TOOLS = "execute_tools.v1"
 FINISH_TURN = "finish_turn.v1"
 DELIVER_CALLBACK = "deliver_callback.v1"
 SUMMARIZE = "summarize.v1"
+FIND_PENDING_APPROVAL = "find_pending_approval.v1"
+DENY_PENDING_APPROVAL = "deny_pending_approval.v1"
 INGEST_PARSE = "ingest_parse.v1"
 INGEST_CHUNK = "ingest_chunk.v1"
 INGEST_EMBED = "ingest_embed.v1"
@@ -77,6 +79,8 @@ class StepOutcome:
     keep_stepping: bool = False  # only meaningful when tool_call_count == 0
     stop_reason: str | None = None  # set when the step ends the turn without tools
     usage: Usage = field(default_factory=Usage)
+    approval_call_count: int = 0  # > 0: calls wait for the client (approval / client tool): stop, do not run tools
+    approval_timeout_s: float | None = None  # auto-deny after this long; None = wait until answered or cancelled
 
 
 @dataclass
@@ -87,6 +91,9 @@ class ToolsInput:
     step_index: int
     is_last_step: bool = False
     conversation_id: str | None = None
+    # An approval turn answers an earlier run's step: rows and ids stay that step's (run_id, step_index), the
+    # results are tagged with and streamed to this run, and approval-marked calls follow its decisions.
+    output_run_id: str | None = None
 
 
 @dataclass
@@ -239,3 +246,37 @@ class FinishIngestInput:
     org_id: str
     file_id: str
     error_message: str | None = None  # set: the file ends in status error with this reason
+
+
+# --- human approval and client-side tools (activities/approvals.py) ---
+
+
+@dataclass
+class PendingApprovalInput:
+    """Find what an approval turn (`run_id`) answers, and check its decisions against it."""
+
+    org_id: str
+    agent_id: str
+    run_id: str
+    conversation_id: str | None = None
+
+
+@dataclass
+class PendingApprovalRef:
+    """The step waiting for approval (found), or why the approval turn cannot go on (error)."""
+
+    run_id: str | None = None
+    step_index: int = 0
+    error: str | None = None
+
+
+@dataclass
+class DenyApprovalInput:
+    """Deny what step `run_id` still waits for; a no-op once answered. cause: timeout | cancel | superseded."""
+
+    org_id: str
+    agent_id: str
+    run_id: str
+    cause: str
+    conversation_id: str | None = None
+    timeout_s: float | None = None

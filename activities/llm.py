@@ -34,6 +34,7 @@ from engram.store import steps as step_store
 from engram.store.conversations import context_holder
 from engram.store.models import Message
 from engram.store.models.base import utcnow
+from engram.tools import approvals
 from engram.tools import rules as tool_rules
 
 HEARTBEAT_EVERY_S = 2.0  # well under any heartbeat timeout, so cancellation arrives while the model thinks
@@ -79,7 +80,7 @@ class LlmActivities:
             state = await load_turn_state(session, inp.org_id, inp.agent_id, inp.run_id)
             stored = await message_store.find_message(session, inp.org_id, message_id)
             if stored is not None:
-                return _outcome_from_row(state, stored, inp.step_index, "stop")
+                return _outcome_from_row(state, stored, inp.step_index, "stop", self._approval_timeout(state))
             history = state.calls_before(inp.step_index)
             allowed = tool_rules.allowed_tools(state.rules, state.tool_names, history, state.last_tool_output())
             messages = await compile_context(session, inp.org_id, inp.agent_id, inp.conversation_id)
@@ -102,7 +103,7 @@ class LlmActivities:
         writer = DeltaWriter(
             self.sessions, inp.org_id, inp.run_id, message_id=message_id, step_id=step_id, attempt=attempt, date=date,
             assistant_tool=state.config.assistant_message_tool_name if state.config.use_assistant_message else None,
-            assistant_kwarg=state.config.assistant_message_tool_kwarg,
+            assistant_kwarg=state.config.assistant_message_tool_kwarg, approval_tools=state.approval_names,
         )  # fmt: skip
         if attempt > 1:
             async with self.sessions.begin() as session:
@@ -124,12 +125,18 @@ class LlmActivities:
             stored = await message_store.find_message(session, inp.org_id, message_id) if row is not None else None
             if stored is not None:
                 await _write_final_events(session, inp, state, stored, writer.streamed_otids)
-        outcome = _outcome_from_row(state, stored, inp.step_index, response.finish_reason) if stored else _empty_outcome(state, step_id)
+        outcome = (
+            _outcome_from_row(state, stored, inp.step_index, response.finish_reason, self._approval_timeout(state))
+            if stored else _empty_outcome(state, step_id)
+        )  # fmt: skip
         if outcome.keep_stepping and not outcome.tool_call_count:
             await self._nudge_required_tools(inp, state)
         outcome.usage = Usage(response.usage.prompt_tokens, response.usage.completion_tokens, response.usage.total_tokens)
         return outcome
 
+
+    def _approval_timeout(self, state: TurnState) -> float | None:
+        return approvals.approval_timeout_s(state.agent, getattr(self.settings, "approval_timeout_s", None))
 
     async def _nudge_required_tools(self, inp: LlmStepInput, state: TurnState) -> None:
         """letta_v1: ending without a required tool gets Letta's ToolRuleViolated message and another step."""
@@ -157,6 +164,9 @@ def _assistant_row(
     if not (response.content or response.reasoning or response.tool_calls):
         return None
     calls = [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in response.tool_calls]
+    for call in calls:
+        if call["function"]["name"] in state.approval_names:
+            call[approvals.MARKER] = True  # the run stops here until the client answers (engram/tools/approvals.py)
     return {
         "id": message_id, "organization_id": inp.org_id, "agent_id": inp.agent_id,
         "conversation_id": inp.conversation_id, "role": "assistant",
@@ -181,11 +191,15 @@ def _empty_outcome(state: TurnState, step_id: str) -> StepOutcome:
     return StepOutcome(step_id=step_id, keep_stepping=False, stop_reason="no_tool_call" if state.uses_heartbeats else "end_turn")
 
 
-def _outcome_from_row(state: TurnState, row: Message, step_index: int, finish_reason: str) -> StepOutcome:
-    """Decide the no-tool-call cases here; with tool calls the tools activity decides."""
+def _outcome_from_row(
+    state: TurnState, row: Message, step_index: int, finish_reason: str, approval_timeout_s: float | None = None
+) -> StepOutcome:
+    """Decide the no-tool-call cases here; with tool calls the tools activity decides (after approval, if asked)."""
     calls = row.tool_calls or []
     if calls:
-        return StepOutcome(step_id=row.step_id or "", tool_call_count=len(calls))
+        waiting = len(approvals.marked_calls(row))
+        return StepOutcome(step_id=row.step_id or "", tool_call_count=len(calls), approval_call_count=waiting,
+                           approval_timeout_s=approval_timeout_s if waiting else None)  # fmt: skip
     if finish_reason == "length":
         return StepOutcome(step_id=row.step_id or "", stop_reason="max_tokens_exceeded")
     if state.uses_heartbeats and "send_message" in state.tool_names:

@@ -53,10 +53,12 @@ class DeltaWriter:
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], org_id: str, run_id: str, *, message_id: str,
         step_id: str, attempt: int, date: datetime, assistant_tool: str | None, assistant_kwarg: str,
+        approval_tools: frozenset[str] = frozenset(),
     ) -> None:  # fmt: skip
         self.sessions, self.org_id, self.run_id = sessions, org_id, run_id
         self.message_id, self.step_id, self.attempt, self.date = message_id, step_id, attempt, date
         self.assistant_tool, self.assistant_kwarg = assistant_tool, assistant_kwarg
+        self.approval_tools = approval_tools  # their calls stream as approval_request_message
         self.pending: list[tuple[str, str, dict]] = []
         self.streamed_otids: set[str] = set()
         self.count = 0
@@ -98,12 +100,13 @@ class DeltaWriter:
             if new:
                 self._chunk("assistant_message", sub, content=new)
             return
+        kind = "approval_request_message" if self.tool_names.get(i) in self.approval_tools else "tool_call_message"
         if delta.tool_call_id or delta.tool_name:
             call = {"name": delta.tool_name, "arguments": None, "tool_call_id": delta.tool_call_id}
-            self._chunk("tool_call_message", sub, tool_call=call, tool_calls=call)
+            self._chunk(kind, sub, tool_call=call, tool_calls=call)
         if delta.text:
             call = {"name": None, "arguments": delta.text, "tool_call_id": None}
-            self._chunk("tool_call_message", sub, tool_call=call, tool_calls=call)
+            self._chunk(kind, sub, tool_call=call, tool_calls=call)
 
     async def flush(self) -> None:
         self.last_flush = time.monotonic()

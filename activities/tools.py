@@ -25,10 +25,11 @@ from engram.context.compiler import packaged_tool_result
 from engram.letta_messages import to_letta_messages
 from engram.store import messages as message_store
 from engram.store import run_events
+from engram.store import runs as run_store
 from engram.store import tools as tool_store
 from engram.store.models import Message
 from engram.store.models.base import utcnow
-from engram.tools import multi_agent
+from engram.tools import approvals, multi_agent
 from engram.tools import rules as tool_rules
 from engram.tools.builtin_schemas import BUILTINS_BY_NAME
 from engram.tools.executor import ToolContext, ToolResult, can_execute, execute_builtin
@@ -78,7 +79,9 @@ class ToolActivities:
             row = await message_store.get_message(session, inp.org_id, assistant_id)
         for call in row.tool_calls or []:
             activity.heartbeat()
-            external = await self._run_external(inp, call)  # custom/MCP tools run with no transaction open
+            # A call that waited for the client: a denial or the client's own result replaces running it.
+            external = await self._client_decision(inp, call) if approvals.is_marked(call) else None
+            external = external or await self._run_external(inp, call)  # custom/MCP tools run with no transaction open
             if external is None and call["function"]["name"] in MULTI_AGENT_TOOLS:
                 external = await self._run_multi_agent(inp, call)  # so do waits for another agent's reply
             async with self.sessions.begin() as session:
@@ -96,6 +99,18 @@ class ToolActivities:
             async with self.sessions.begin() as session:
                 await _append_heartbeat(session, inp, reason)
         return ToolsOutcome(keep, stop_reason)
+
+    async def _client_decision(self, inp: ToolsInput, call: dict[str, Any]) -> ToolResult | None:
+        """None when the client approved the call (run it); else the denial or the client's own tool return."""
+        if inp.output_run_id is None:
+            return ToolResult(approvals.denial_text("the call required approval and none was given"), True)
+        async with self.sessions() as session:
+            run = await run_store.get_run(session, inp.org_id, inp.output_run_id)
+        decided = approvals.decided_result(approvals.decisions_of(run).get(call["id"]))
+        if decided is None:
+            return None
+        return ToolResult(decided.text, decided.is_error, stdout=[decided.stdout] if decided.stdout else [],
+                          stderr=[decided.stderr] if decided.stderr else [])  # fmt: skip
 
     async def _run_external(self, inp: ToolsInput, call: dict[str, Any]) -> ToolResult | None:
         """Run a custom or MCP tool call outside any transaction; None when the call is not one to run here."""
@@ -154,7 +169,7 @@ class ToolActivities:
         await message_store.insert_messages(session, [{
             "id": row_id, "organization_id": inp.org_id, "agent_id": inp.agent_id, "conversation_id": inp.conversation_id,
             "role": "tool", "name": name, "tool_call_id": call["id"], "content": [{"type": "text", "text": packaged}],
-            "text": result.text, "run_id": inp.run_id, "step_id": step_ids.step_id(inp.run_id, inp.step_index),
+            "text": result.text, "run_id": inp.output_run_id or inp.run_id, "step_id": step_ids.step_id(inp.run_id, inp.step_index),
             "created_at": now, "is_err": False,
             "tool_returns": [{"tool_call_id": call["id"], "status": "error" if result.is_error else "success",
                               "func_response": result.text, "stdout": result.stdout or None, "stderr": result.stderr or None,
@@ -168,6 +183,8 @@ class ToolActivities:
         self, session: AsyncSession, inp: ToolsInput, state: TurnState, call: dict[str, Any], name: str, raw_args: str,
         external: ToolResult | None = None,
     ) -> ToolResult:  # fmt: skip
+        if external is not None and approvals.is_marked(call):
+            return external  # the client's decision or result (or the approved external tool's): nothing to check
         checked = _check_call(state, inp, name, raw_args)
         if isinstance(checked, ToolResult):
             return checked
@@ -246,10 +263,10 @@ async def _append_heartbeat(session: AsyncSession, inp: ToolsInput, reason: str)
     await message_store.insert_messages(session, [{
         "id": step_ids.heartbeat_message_id(inp.run_id, inp.step_index), "organization_id": inp.org_id,
         "agent_id": inp.agent_id, "conversation_id": inp.conversation_id, "role": "user",
-        "content": [{"type": "text", "text": text}], "text": text, "run_id": inp.run_id, "created_at": now,
+        "content": [{"type": "text", "text": text}], "text": text, "run_id": inp.output_run_id or inp.run_id, "created_at": now,
     }])  # fmt: skip
 
 
 async def _write_events(session: AsyncSession, inp: ToolsInput, state: TurnState, row: Message) -> None:
     events = [(f"{row.id}:{m['otid']}", "message", m) for m in to_letta_messages(row, **state.config.wire_kwargs())]
-    await run_events.append_events(session, inp.org_id, inp.run_id, events)
+    await run_events.append_events(session, inp.org_id, inp.output_run_id or inp.run_id, events)

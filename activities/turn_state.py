@@ -19,6 +19,7 @@ from engram.store import messages as message_store
 from engram.store import runs
 from engram.store import tools as tool_store
 from engram.store.models import Agent, Message, Run, Tool
+from engram.tools import approvals
 from engram.tools import rules as tool_rules
 
 HEARTBEAT_AGENT_TYPES = ("memgpt_agent", "memgpt_v2_agent", "sleeptime_agent")
@@ -59,6 +60,20 @@ class TurnState:
     config: RunConfig
     tools: list[Tool]
     run_rows: list[Message] = field(default_factory=list)
+    approval_overrides: dict[str, bool | None] = field(default_factory=dict)
+
+    @property
+    def client_tools(self) -> list[dict[str, Any]]:
+        """The run's `client_tools` not shadowed by an attached tool of the same name."""
+        attached = {t.name for t in self.tools}
+        wanted = (self.run.request_config or {}).get("client_tools") or []
+        return [t for t in wanted if isinstance(t, dict) and t.get("name") and t["name"] not in attached]
+
+    @property
+    def approval_names(self) -> frozenset[str]:
+        """Tools whose calls stop the run until the client answers (approval rule/setting, client tools)."""
+        return approvals.approval_names(self.rules, self.tools, self.approval_overrides,
+                                        [t["name"] for t in self.client_tools])  # fmt: skip
 
     @property
     def rules(self) -> list[dict[str, Any]]:
@@ -70,7 +85,7 @@ class TurnState:
 
     @property
     def tool_names(self) -> list[str]:
-        return [t.name for t in self.tools]
+        return [t.name for t in self.tools] + [t["name"] for t in self.client_tools]
 
     def calls_before(self, step_index: int) -> list[str]:
         """Names of tools called in this run by steps before `step_index` (the rules' history)."""
@@ -88,16 +103,17 @@ class TurnState:
         return (tool_rows[-1].tool_returns or [{}])[0].get("func_response")
 
     def tool_specs(self, allowed: list[str]) -> list[ToolSpec]:
+        client = [(t["name"], t.get("description"), {"parameters": t.get("parameters")}) for t in self.client_tools]
         specs = []
-        for tool in self.tools:
-            if tool.name not in allowed:
+        for name, description, raw_schema in [(t.name, t.description, t.json_schema) for t in self.tools] + client:
+            if name not in allowed:
                 continue
-            schema = copy.deepcopy(tool.json_schema or {})
+            schema = copy.deepcopy(raw_schema or {})
             params = schema.get("parameters") or {"type": "object", "properties": {}, "required": []}
-            if self.uses_heartbeats and not tool_rules.is_terminal(self.rules, tool.name):
+            if self.uses_heartbeats and not tool_rules.is_terminal(self.rules, name):
                 params.setdefault("properties", {})[REQUEST_HEARTBEAT] = {"type": "boolean", "description": HEARTBEAT_DESCRIPTION}
                 params["required"] = [*params.get("required", []), REQUEST_HEARTBEAT]
-            specs.append(ToolSpec(name=tool.name, description=tool.description or schema.get("description", ""), parameters=params))
+            specs.append(ToolSpec(name=name, description=description or schema.get("description", ""), parameters=params))
         return specs
 
 
@@ -106,4 +122,5 @@ async def load_turn_state(session: AsyncSession, org_id: str, agent_id: str, run
     run = await runs.get_run(session, org_id, run_id)
     tools = await tool_store.list_agent_tools(session, org_id, agent_id)
     rows = await message_store.run_messages(session, org_id, run_id)
-    return TurnState(agent, run, RunConfig.of(run), tools, rows)
+    overrides = await approvals.approval_overrides(session, org_id, agent_id)
+    return TurnState(agent, run, RunConfig.of(run), tools, rows, overrides)

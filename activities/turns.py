@@ -28,6 +28,7 @@ from engram.store import agents as agent_store
 from engram.store import messages as message_store
 from engram.store import run_events, runs
 from engram.store.models.base import utcnow
+from engram.tools import approvals
 
 CALLBACK_TIMEOUT_S = 10.0
 
@@ -37,13 +38,16 @@ def input_rows(org_id: str, agent_id: str, run: Any) -> list[dict[str, Any]]:
     rows = []
     for msg in run.input_messages:
         content = msg.get("content")
-        rows.append({
+        row = {
             "id": msg["id"], "organization_id": org_id, "agent_id": agent_id,
             "conversation_id": run.conversation_id, "role": msg.get("role", "user"),
             "content": message_store.content_parts(content), "text": message_store.text_of(content),
             "name": msg.get("name"), "otid": msg.get("otid"), "sender_id": msg.get("sender_id"),
             "run_id": run.id, "created_at": utcnow(),
-        })  # fmt: skip
+        }  # fmt: skip
+        if msg.get("type") in approvals.APPROVAL_TYPES:  # decisions: shown to the client, never to the model
+            row.update(approvals.approval_row_fields(msg))
+        rows.append(row)
     return rows
 
 

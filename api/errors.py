@@ -29,7 +29,8 @@ async def _engram_error(_: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     # letta-client retries 409 unless told not to; a busy/conflict answer will not change on retry.
     headers = {"x-should-retry": "false"} if status == 409 else None
-    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+    body = {"detail": str(exc), **getattr(exc, "extra", {})}  # e.g. code PENDING_APPROVAL + pending_request_id
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:

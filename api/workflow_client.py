@@ -35,6 +35,7 @@ async def submit_turn(
     client: Client, settings: Settings, *, org_id: str, agent_id: str, run_id: str, max_steps: int = 50,
     conversation_id: str | None = None, wait: bool = True, workflow_input: AgentWorkflowInput | None = None,
     sessions=None,  # noqa: ANN001 - optional async_sessionmaker to record workflow ids on the run
+    is_approval: bool = False,
 ) -> TurnResult | None:  # fmt: skip
     """Queue the run on the agent's workflow, starting it if needed; update id = run id, so a retry runs once.
 
@@ -52,7 +53,8 @@ async def submit_turn(
         )  # fmt: skip
         try:
             handle = await client.start_update_with_start_workflow(
-                AgentWorkflow.send_message, TurnRequest(run_id=run_id, max_steps=max_steps), id=run_id,
+                AgentWorkflow.send_message, TurnRequest(run_id=run_id, max_steps=max_steps, is_approval=is_approval),
+                id=run_id,
                 start_workflow_operation=start, wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             )  # fmt: skip
         except RPCError as exc:

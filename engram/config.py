@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     default_embedding: str = Field(default="engram/hash-embedding", description="Embedding handle used when none given")
     idle_timeout_s: float = Field(default=1800.0, description="AgentWorkflow exits after this long with nothing to do")
     max_pending_turns: int = 32
+    approval_timeout_s: float | None = Field(
+        default=None, description="Auto-deny a tool call waiting for approval after this long; unset = wait until answered"
+    )
     max_request_bytes: int = Field(default=5_000_000, description="Largest JSON request body; bigger is a 413")
     max_upload_bytes: int = Field(default=50_000_000, description="Largest upload (.af import, files); bigger is a 413")
     max_messages_per_request: int = Field(default=100, description="Input messages per send; more is a 422")

@@ -16,6 +16,7 @@ from engram.store.models import Message
 REASONING_SUB = 0
 TEXT_SUB = 1
 TOOL_CALL_SUB = 2
+APPROVAL_MARKER = "requires_approval"  # engram.tools.approvals.MARKER (kept import-free here)
 
 
 def otid_for(message_id: str, sub_index: int) -> str:
@@ -75,6 +76,8 @@ def to_letta_messages(
         return [msg]
     if row.role == "summary":
         return [{**_base(row, "user_message", 0), "content": row.text}]
+    if row.role == "approval":
+        return [approval_response_message(row)]
     if row.role == "tool":
         if use_assistant_message and row.name == assistant_message_tool_name:
             return []
@@ -84,7 +87,12 @@ def to_letta_messages(
         out.append({**_base(row, "reasoning_message", REASONING_SUB), "reasoning": row.reasoning, "source": "reasoner_model"})
     if row.text:
         out.append({**_base(row, "assistant_message", TEXT_SUB), "content": row.text})
+    waiting = [(i, c) for i, c in enumerate(row.tool_calls or []) if c.get(APPROVAL_MARKER)]
     for i, call in enumerate(row.tool_calls or []):
+        if call.get(APPROVAL_MARKER):
+            if i == waiting[0][0]:  # one approval_request_message for every call that waits, where the first was
+                out.append(approval_request_message(row, waiting))
+            continue
         name = call.get("function", {}).get("name")
         if use_assistant_message and name == assistant_message_tool_name:
             said = assistant_kwarg(call.get("function", {}).get("arguments", ""), assistant_message_tool_kwarg)
@@ -93,6 +101,31 @@ def to_letta_messages(
                 continue
         out.append(tool_call_message(row, i, call))
     return out
+
+
+def _wire_call(call: dict[str, Any]) -> dict[str, Any]:
+    fn = call.get("function", {})
+    return {"name": fn.get("name"), "arguments": fn.get("arguments", ""), "tool_call_id": call.get("id")}
+
+
+def approval_request_message(row: Message, waiting: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
+    """Calls that wait for the client (approval or client-side tool), as one message (reference A.8)."""
+    calls = [_wire_call(c) for _, c in waiting]
+    return {**_base(row, "approval_request_message", TOOL_CALL_SUB + waiting[0][0]), "tool_call": calls[0],
+            "tool_calls": calls}  # fmt: skip
+
+
+def approval_response_message(row: Message) -> dict[str, Any]:
+    """The client's decisions (and client-side tool results), with Letta's legacy single-decision fields."""
+    approvals = [dict(a) for a in row.approvals or []]
+    first = approvals[0] if approvals else {}
+    msg = {**_base(row, "approval_response_message", 0), "approvals": approvals,
+           "approval_request_id": first.get("tool_call_id")}  # fmt: skip
+    if first.get("type") == "approval":
+        msg["approve"], msg["reason"] = first.get("approve"), first.get("reason")
+    if row.otid:
+        msg["otid"] = row.otid
+    return msg
 
 
 def tool_return_message(row: Message) -> dict[str, Any]:

@@ -24,12 +24,15 @@ with workflow.unsafe.imports_passed_through():
         SYSTEM_PROMPT_TOO_LARGE,
         BeginTurnInput,
         CallbackInput,
+        DenyApprovalInput,
         FinishTurnInput,
         LlmStepInput,
+        PendingApprovalInput,
         SleeptimeTurnInput,
         StepOutcome,
         SummarizeInput,
         ToolsInput,
+        ToolsOutcome,
         Usage,
     )
     from workflows import steps
@@ -37,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
 
 MAX_COMPACTIONS_PER_STEP = 3  # Letta's max_summarizer_retries
 COMPACTION_PATCH = "compact-on-context-overflow"  # runs recorded before compaction existed failed instead
+APPROVAL_PATCH = "wait-for-approval"  # runs recorded before approvals existed ran every tool call at once
 SLEEPTIME_PATCH = "sleeptime-after-turn"  # count completed turns; start SleeptimeWorkflow every N-th
 EXIT_WHEN_DISABLED_PATCH = "exit-idle-when-disabled"  # a deleted agent's idle workflows end at once
 HISTORY_EVENTS_LIMIT = 2_000
@@ -51,6 +55,17 @@ def agent_workflow_id(agent_id: str, conversation_id: str | None = None) -> str:
 class TurnRequest:
     run_id: str
     max_steps: int = 50
+    is_approval: bool = False  # the input answers a pending approval (ApprovalCreate / ToolReturnCreate)
+
+
+@dataclass
+class AwaitingApproval:
+    """A step that stopped with requires_approval; the rows say what waits, this only drives the timer."""
+
+    run_id: str
+    step_index: int
+    deadline: float | None = None  # workflow.time() at which to auto-deny; None = wait until answered
+    timeout_s: float | None = None
 
 
 @dataclass
@@ -76,6 +91,7 @@ class AgentWorkflowInput:
     llm_retry_initial_interval_s: float | None = None  # None: LLM_RETRY's 2 s (tests shrink it)
     generation: int = 0
     is_disabled: bool = False  # set by the `set_disabled` signal (e.g. the agent was deleted); carried over CAN
+    awaiting: AwaitingApproval | None = None  # carried over CAN
 
 
 @dataclass
@@ -84,6 +100,7 @@ class AgentStatus:
     queue_length: int
     turns_this_run: int = 0
     generation: int = 0
+    awaiting_approval_run_id: str | None = None
 
 
 @dataclass
@@ -105,6 +122,8 @@ class AgentWorkflow:
         self.cancelled: set[str] = set()
         self.inflight: workflow.ActivityHandle | None = None
         self.turns = 0
+        self.awaiting: AwaitingApproval | None = inp.awaiting
+        self.deny_cause: str | None = None  # set by cancel_run while awaiting
         self.has_sleeptime = False  # set by begin_turn for the turn being worked on
 
     @workflow.run
@@ -124,6 +143,11 @@ class AgentWorkflow:
 
     async def _turn_arrives_before_idle_timeout(self) -> bool:
         while True:
+            if self.awaiting is not None and not self.inp.is_disabled:  # no idle exit while a client owes an answer
+                await self._wait_for_approval(self.awaiting)
+                if self.pending:
+                    return True
+                continue
             workflow.set_current_details(f"idle; {self.turns} turns this run")
             ends_when_disabled = workflow.patched(EXIT_WHEN_DISABLED_PATCH)
 
@@ -140,6 +164,30 @@ class AgentWorkflow:
             if not self.pending:
                 return False
 
+    async def _wait_for_approval(self, awaiting: AwaitingApproval) -> None:
+        """Durable wait for the client's answer (a timer, no activity held: days are fine); a cancel or the
+        deadline denies the waiting calls so the agent is never stuck."""
+        workflow.set_current_details(f"waiting for approval (run {awaiting.run_id})")
+        timeout = None if awaiting.deadline is None else timedelta(seconds=max(0.0, awaiting.deadline - workflow.time()))
+        cause = None
+        try:
+            await workflow.wait_condition(
+                lambda: bool(self.pending) or self.deny_cause is not None or self.awaiting is not awaiting
+                or self.inp.is_disabled,
+                timeout=timeout,
+            )
+            cause = self.deny_cause
+        except TimeoutError:
+            cause = "timeout"
+        if cause is not None:
+            await self._deny(awaiting, cause)
+
+    async def _deny(self, awaiting: AwaitingApproval, cause: str) -> None:
+        await steps.deny_pending_approval(DenyApprovalInput(
+            self.inp.org_id, self.inp.agent_id, awaiting.run_id, cause, self.inp.conversation_id, awaiting.timeout_s,
+        ))  # fmt: skip
+        self.awaiting, self.deny_cause = None, None
+
     def _history_is_long(self) -> bool:
         info = workflow.info()
         return (
@@ -150,7 +198,8 @@ class AgentWorkflow:
         )
 
     def _carry_over(self) -> AgentWorkflowInput:
-        return dataclasses.replace(self.inp, pending=list(self.pending), generation=self.inp.generation + 1)
+        return dataclasses.replace(self.inp, pending=list(self.pending), generation=self.inp.generation + 1,
+                                   awaiting=self.awaiting)  # fmt: skip
 
     # --- one turn -------------------------------------------------------------------------------
 
@@ -166,11 +215,25 @@ class AgentWorkflow:
             if start.is_already_finished:
                 return TurnResult(turn.run_id, "end_turn", "completed")
             self.has_sleeptime = start.has_sleeptime
+            if self.awaiting is not None and not turn.is_approval:  # a new message replaces the question
+                await self._deny(self.awaiting, "superseded")
+            if turn.is_approval:
+                answered = await self._answer_approval(turn)
+                if isinstance(answered, _Failure):
+                    return await self._finish(turn, answered, usage, 0)
+                if not answered.keep_stepping:
+                    return await self._finish(turn, None, usage, 0, answered.stop_reason or "end_turn")
             stop_reason = "max_steps"
             for step_index in range(max(1, turn.max_steps)):
                 step_count += 1
                 outcome = await self._llm_step_compacting(turn, step_index, start.model)
                 usage = _add(usage, outcome.usage)
+                if outcome.approval_call_count and workflow.patched(APPROVAL_PATCH):
+                    timeout = outcome.approval_timeout_s
+                    deadline = workflow.time() + timeout if timeout else None
+                    self.awaiting = AwaitingApproval(turn.run_id, step_index, deadline, timeout)
+                    stop_reason = "requires_approval"
+                    break
                 keep, reason = outcome.keep_stepping, outcome.stop_reason
                 if outcome.tool_call_count:
                     tools = ToolsInput(self.inp.org_id, self.inp.agent_id, turn.run_id, step_index,
@@ -192,6 +255,20 @@ class AgentWorkflow:
             return await self._finish(turn, _Failure("cancelled", "cancelled"), usage, step_count)
         finally:
             self.busy_run_id = None
+
+    async def _answer_approval(self, turn: TurnRequest) -> ToolsOutcome | _Failure:
+        """Run the waiting step's tool calls with the client's decisions; results belong to this turn's run."""
+        ref = await steps.find_pending_approval(
+            PendingApprovalInput(self.inp.org_id, self.inp.agent_id, turn.run_id, self.inp.conversation_id)
+        )
+        if ref.error is not None or ref.run_id is None:
+            return _Failure("failed", "error", "invalid_approval", ref.error or "No tool call is currently awaiting approval.")
+        self.awaiting = None
+        tools = ToolsInput(self.inp.org_id, self.inp.agent_id, ref.run_id, ref.step_index, False,
+                           self.inp.conversation_id, output_run_id=turn.run_id)  # fmt: skip
+        handle = steps.start_tools(tools, "approved tool calls", self.inp.llm_heartbeat_timeout_s,
+                                   self.inp.tools_heartbeat_floor_s)  # fmt: skip
+        return await self._guarded(turn, handle)
 
     async def _llm_step_compacting(self, turn: TurnRequest, step_index: int, model: str) -> StepOutcome:
         """Run one LLM step; when the context overflows, compact it (summarize) and try the step again."""
@@ -297,13 +374,16 @@ class AgentWorkflow:
 
     @workflow.signal
     def cancel_run(self, run_id: str) -> None:
+        if self.awaiting is not None and self.awaiting.run_id == run_id:
+            self.deny_cause = "cancel"
         self.cancelled.add(run_id)
         if run_id == self.busy_run_id and self.inflight is not None:
             self.inflight.cancel()
 
     @workflow.query
     def status(self) -> AgentStatus:
-        return AgentStatus(self.busy_run_id, len(self.pending), self.turns, self.inp.generation)
+        return AgentStatus(self.busy_run_id, len(self.pending), self.turns, self.inp.generation,
+                           self.awaiting.run_id if self.awaiting else None)  # fmt: skip
 
 
 class _Cancelled(Exception):

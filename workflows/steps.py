@@ -14,7 +14,9 @@ with workflow.unsafe.imports_passed_through():
         BEGIN_TURN,
         CONTEXT_WINDOW_EXCEEDED,
         DELIVER_CALLBACK,
+        DENY_PENDING_APPROVAL,
         EXECUTE_TOOLS,
+        FIND_PENDING_APPROVAL,
         FINISH_TURN,
         LLM_STEP,
         NOT_FOUND,
@@ -24,8 +26,11 @@ with workflow.unsafe.imports_passed_through():
         SYSTEM_PROMPT_TOO_LARGE,
         BeginTurnInput,
         CallbackInput,
+        DenyApprovalInput,
         FinishTurnInput,
         LlmStepInput,
+        PendingApprovalInput,
+        PendingApprovalRef,
         SleeptimeTriggered,
         SleeptimeTurnInput,
         StepOutcome,
@@ -119,4 +124,19 @@ async def sleeptime_turn_done(inp: SleeptimeTurnInput) -> SleeptimeTriggered:
     return await workflow.execute_local_activity(
         SLEEPTIME_TURN_DONE, inp, result_type=SleeptimeTriggered, start_to_close_timeout=DB_WRITE_TIMEOUT,
         retry_policy=DB_RETRY, summary="count turn for sleep-time",
+    )  # fmt: skip
+
+
+async def find_pending_approval(inp: PendingApprovalInput) -> PendingApprovalRef:
+    return await workflow.execute_local_activity(
+        FIND_PENDING_APPROVAL, inp, result_type=PendingApprovalRef, start_to_close_timeout=DB_WRITE_TIMEOUT,
+        retry_policy=DB_RETRY, summary="find the step this approval answers",
+    )  # fmt: skip
+
+
+async def deny_pending_approval(inp: DenyApprovalInput) -> bool:
+    # Like finishing a turn, a denial must land eventually: it is what un-sticks the agent.
+    return await workflow.execute_local_activity(
+        DENY_PENDING_APPROVAL, inp, result_type=bool, start_to_close_timeout=DB_WRITE_TIMEOUT,
+        retry_policy=FINISH_RETRY, summary=f"deny pending approval ({inp.cause})",
     )  # fmt: skip

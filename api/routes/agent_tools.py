@@ -13,6 +13,7 @@ from api.schemas.tools import ToolOut
 from engram.errors import InvalidInput, NotFound
 from engram.store import agents as agent_store
 from engram.store import tools as tool_store
+from engram.tools import approvals
 
 router = APIRouter(tags=["agents"])
 
@@ -67,5 +68,7 @@ async def update_tool_approval(
     ]  # fmt: skip
     if wanted:
         rules.append({"type": "requires_approval", "tool_name": tool_name})
+    # False must also beat the tool's own default_requires_approval; True is the rule above.
+    await approvals.set_override(session, actor.org_id, agent.id, tool_name, None if wanted else False)
     updated = await agent_store.update_agent(session, actor.org_id, agent.id, {"tool_rules": rules})
     return await render_agent(session, actor.org_id, updated)

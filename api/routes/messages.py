@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api import idempotency
+from api.approvals import cancel_pending_approval
 from api.deps import ActorDep, SessionDep, SessionsDep, SettingsDep, TemporalDep
 from api.limits import check_turn_input
 from api.schemas.messages import (
@@ -38,6 +39,7 @@ from engram.config import Settings
 from engram.errors import Conflict, InvalidInput
 from engram.ids import is_valid_id, new_id
 from engram.store.models.run import Run
+from engram.tools import approvals
 
 router = APIRouter(prefix="/agents/{agent_id}", tags=["messages"])
 
@@ -74,6 +76,7 @@ async def _create_or_attach(
             session, org_id, agent_id, key, retries=idempotency.retry_count(request.headers)
         )
         if duplicate is None:
+            await approvals.gate_input(session, org_id, agent_id, conversation_id, input_messages)
             run = await runs_repo.create_run(
                 session, org_id, agent_id, input_messages=input_messages,
                 request_config=body.request_config(), background=background, request_hash=key,
@@ -102,6 +105,7 @@ async def _submit(
         return await workflow_client.submit_turn(
             temporal, settings, org_id=org_id, agent_id=run.agent_id, run_id=run.id, max_steps=max_steps,
             conversation_id=run.conversation_id, wait=wait, sessions=sessions,
+            is_approval=approvals.is_approval_input(run.input_messages or []),
         )  # fmt: skip
     except workflow_client.WorkflowUpdateFailedError as exc:
         cause = exc.cause
@@ -289,13 +293,14 @@ async def cancel_messages(
                                            limit=1000)  # fmt: skip
     wanted = set(body.run_ids) if body and body.run_ids else None
     targets = [r for r in active if wanted is None or r.id in wanted]
-    if not targets:
+    waited = await cancel_pending_approval(sessions, temporal, actor.org_id, agent_id, None, wanted)
+    if not targets and waited is None:
         which = f"runs {sorted(wanted)} are" if wanted else "no run is"
         raise Conflict(f"Nothing to cancel: {which} not active for agent {agent_id}")
     for run in targets:
         await workflow_client.cancel_run(temporal, agent_id=agent_id, run_id=run.id,
                                          conversation_id=run.conversation_id)  # fmt: skip
-    return JSONResponse({run.id: "cancelled" for run in targets})
+    return JSONResponse({**{run.id: "cancelled" for run in targets}, **({waited: "cancelled"} if waited else {})})
 
 
 @router.patch(

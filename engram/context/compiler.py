@@ -133,10 +133,16 @@ def packaged_tool_result(status_ok: bool, message: str, when: datetime, timezone
 
 
 def to_chat_messages(system_text: str, rows: list[Message]) -> list[ChatMessage]:
-    """The provider-neutral buffer: system, then rows; tool calls without results get an error result."""
+    """The provider-neutral buffer: system, then rows; tool calls without results get an error result.
+
+    A call's result follows its assistant message even when rows were stored in between (a message sent
+    with an approval is stored before the approved tools run): providers reject anything else.
+    """
     out = [ChatMessage(role="system", content=system_text)]
-    answered = {r.tool_call_id for r in rows if r.role == "tool"}
-    open_calls: set[str] = set()
+    results: dict[str, Message] = {}
+    for r in rows:
+        if r.role == "tool" and r.tool_call_id:
+            results.setdefault(r.tool_call_id, r)
     for row in rows:
         if row.role == "assistant":
             calls = [
@@ -145,15 +151,12 @@ def to_chat_messages(system_text: str, rows: list[Message]) -> list[ChatMessage]
             ]
             out.append(ChatMessage(role="assistant", content=row.text or None, tool_calls=calls, reasoning=row.reasoning))
             for call in calls:
-                if call.id in answered:
-                    open_calls.add(call.id)
+                result = results.pop(call.id, None)
+                if result is not None:
+                    packaged = message_store.text_of(result.content) or result.text
+                    out.append(ChatMessage(role="tool", content=packaged, tool_call_id=call.id, name=result.name))
                 else:
                     out.append(ChatMessage(role="tool", content=INTERRUPTED_TOOL_RESULT, tool_call_id=call.id, name=call.name))
-        elif row.role == "tool":
-            if row.tool_call_id in open_calls:
-                packaged = message_store.text_of(row.content) or row.text
-                out.append(ChatMessage(role="tool", content=packaged, tool_call_id=row.tool_call_id, name=row.name))
-                open_calls.discard(row.tool_call_id)
         elif row.role in ("user", "summary"):
             out.append(ChatMessage(role="user", content=row.text))
         elif row.role == "system":
