@@ -237,11 +237,22 @@ def test_a_pending_tool_call_is_approved_from_the_chat(page: Any, letta: Letta, 
     assert any(name in pending.inner_text() for name in gated)
     assert "Ada" not in letta.agents.blocks.retrieve("human", agent_id=agent.id).value  # nothing ran yet
     page.screenshot(path=str(screenshots / "approval-pending.png"))
+    open_agent(page, agent.id)  # a reload finds the pending call in the history
+    pending.wait_for()
     pending.get_by_role("button", name="Approve").click()
     page.locator("#chat-status", has_text="done").wait_for()
     page.locator("#messages .msg.tool-return").first.wait_for()
     assert page.locator("#approvals").is_hidden()
     assert "Ada" in letta.agents.blocks.retrieve("human", agent_id=agent.id).value
+
+    page.fill("#send-form textarea", "I like chess.")
+    page.keyboard.press("Enter")
+    pending.wait_for()
+    pending.locator(".reason").fill("not this one")
+    pending.get_by_role("button", name="Deny").click()
+    page.locator("#chat-status", has_text="done").wait_for()
+    assert page.locator("#approvals").is_hidden()
+    assert "chess" not in letta.agents.blocks.retrieve("human", agent_id=agent.id).value
 
 
 def test_attached_folders_are_listed_and_counted_in_the_context_bar(page: Any, letta: Letta) -> None:
