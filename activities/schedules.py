@@ -151,7 +151,11 @@ async def reconcile_schedules(schedules: ScheduleClient, sessions: async_session
     made, so a message created meanwhile is never mistaken for an orphan. A one-time message whose
     moment passed while its schedule was missing fires at once rather than never.
     """
-    in_temporal = await schedules.existing_ids()
+    try:
+        in_temporal = await schedules.existing_ids()
+    except Exception:  # noqa: BLE001 - never fatal: without a listing only the orphan sweep is skipped
+        log.exception("could not list Temporal schedules; orphans are left for the next start")
+        in_temporal = set()
     async with sessions() as session:
         rows = await schedule_store.all_scheduled_messages(session)
     known = {row.id for row in rows}
