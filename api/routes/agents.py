@@ -19,6 +19,7 @@ from api.workflow_client import disable_agent
 from engram import sleeptime
 from engram.context import compiler
 from engram.embed.registry import embedding_config
+from engram.files import attachment
 from engram.store import agents as agent_store
 from engram.store import messages as message_store
 from engram.store.folders import folders_of_agents
@@ -81,6 +82,8 @@ async def create_agent(
         session, actor.org_id, spec, llm_config=llm_config(model, body.context_window_limit),
         embedding_config=embedding_config(embedding),
     )  # fmt: skip
+    if body.sent_folder_ids():
+        await attachment.set_agent_folders(session, actor.org_id, agent, body.sent_folder_ids() or [])
     await refresh_system_message(session, actor.org_id, agent.id)
     if agent.enable_sleeptime:
         await sleeptime_routes.enable(session, temporal, settings, agent)
@@ -127,7 +130,9 @@ async def update_agent(
         changes["embedding"] = embedding
         changes["embedding_config"] = embedding_config(embedding)
     updated = await agent_store.update_agent(session, actor.org_id, agent.id, changes)
-    if {"system", "block_ids"} & changes.keys():
+    if (folder_ids := body.sent_folder_ids()) is not None:
+        await attachment.set_agent_folders(session, actor.org_id, updated, folder_ids)
+    if {"system", "block_ids"} & changes.keys() or folder_ids is not None:
         await refresh_system_message(session, actor.org_id, agent.id)
     if changes.get("enable_sleeptime") is True:
         await sleeptime_routes.enable(session, temporal, settings, updated)

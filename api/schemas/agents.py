@@ -147,6 +147,12 @@ class _AgentFields(LettaRequest):
     max_files_open: Int32 | None = None
     per_file_view_window_char_limit: Int32 | None = None
     hidden: bool | None = None
+    folder_ids: list[str] | None = None
+    source_ids: list[str] | None = None  # Letta's older name for folder_ids
+
+    def sent_folder_ids(self) -> list[str] | None:
+        """The folders the agent should have, when the caller said (attached as `agents.folders.attach` does)."""
+        return self.folder_ids if self.folder_ids is not None else self.source_ids
 
 
 class CreateAgent(_AgentFields):

@@ -49,6 +49,20 @@ async def detach_folder(session: AsyncSession, org_id: str, agent: Agent, folder
             await tool_store.detach_tool(session, org_id, agent.id, attached[name].id)
 
 
+async def set_agent_folders(session: AsyncSession, org_id: str, agent: Agent, folder_ids: list[str]) -> None:
+    """Make `folder_ids` the agent's folders (agent create/update with `folder_ids`): attach and detach as
+    the attach/detach routes do, so tools and open files follow. An unknown folder is NotFound."""
+    wanted = list(dict.fromkeys(folder_ids))
+    folders = [await folder_store.get_folder(session, org_id, folder_id) for folder_id in wanted]
+    for folder_id in await folder_store.agent_folder_ids(session, org_id, agent.id):
+        if folder_id not in wanted:
+            await detach_folder(session, org_id, agent, folder_id)
+    current = set(await folder_store.agent_folder_ids(session, org_id, agent.id))
+    for folder in folders:
+        if folder.id not in current:
+            await attach_folder(session, org_id, agent, folder)
+
+
 async def open_whole_file(session: AsyncSession, row: FileAgent, content: str, max_files_open: int) -> list[str]:
     view, _, _ = render_view(document_lines(content, row.file_name), row.file_name)
     return await open_files_store.open_row(session, row, view, None, None, max_files_open)

@@ -38,7 +38,7 @@ def is_documentation(file_name: str) -> bool:
 def document_lines(content: str, file_name: str) -> list[str]:
     """The numbered units of a file: sentences for markdown, lines otherwise; blanks dropped."""
     if is_documentation(file_name):
-        return [s for s in (s.strip() for s in _SENTENCE_END.split(content.replace("\n", " "))) if s]
+        return [s for s in _SENTENCE_END.split(" ".join(content.split())) if s]
     keep_indent = extension(file_name) in CODE_EXTENSIONS
     lines = (line.rstrip() if keep_indent else line.strip() for line in content.splitlines())
     return [line for line in lines if line.strip()]

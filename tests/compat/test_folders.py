@@ -99,6 +99,38 @@ def test_agent_greps_and_searches_known_lines(letta: Letta, library: tuple[str, 
     assert "Invalid regex pattern" in bad
 
 
+def test_file_tool_arguments_page_filter_and_range(letta: Letta, library: tuple[str, dict[str, str]]) -> None:
+    agent_id = _agent_with_library(letta, library)
+    page = _tool_output(letta, agent_id, 'call grep_files {"pattern": "letta", "include": "*.txt", "offset": 20, '
+                                         '"context_lines": 0}')
+    assert "(showing matches 21-40 of " in page and "  - library/long_test.txt:" in page
+    assert "test.md" not in page and 'grep_files(pattern="letta", offset=40)' in page
+    ranged = _tool_output(letta, agent_id, 'call open_files {"file_requests": [{"file_name": "library/long_test.txt", '
+                                           '"offset": 10, "length": 5}]}')
+    assert ranged.startswith("* Opened library/long_test.txt (lines 11-15)")
+    [row] = [f for f in letta.agents.files.list(agent_id) if f.file_name == "library/long_test.txt"]
+    assert (row.is_open, row.start_line, row.end_line) == (True, 11, 15)
+    assert (row.visible_content or "").startswith("[Viewing lines 11 to 15 (out of 338 lines)]\n11: ")
+    past_end = _tool_output(letta, agent_id, 'call open_files {"file_requests": [{"file_name": "library/test.txt", '
+                                             '"offset": 5}]}')
+    assert "has only 1 lines, but requested offset 6 is out of range" in past_end
+    unknown = _tool_output(letta, agent_id, "open nothing-here.txt")
+    assert "File 'nothing-here.txt' not found. Available files:" in unknown
+
+
+def test_agent_created_with_folder_ids_gets_the_folder_and_update_can_remove_it(
+    letta: Letta, library: tuple[str, dict[str, str]]
+) -> None:
+    agent = letta.agents.create(name="born-reader", folder_ids=[library[0]])
+    assert [s.id for s in agent.sources] == [library[0]] and "grep_files" in {t.name for t in agent.tools}
+    assert len(list(letta.agents.files.list(agent.id))) == len(library[1])
+    assert [f.id for f in letta.agents.folders.list(agent.id)] == [library[0]]
+    assert letta.folders.agents.list(library[0])[0] == agent.id
+    updated = letta.agents.update(agent.id, folder_ids=[])
+    assert updated.sources == [] and "grep_files" not in {t.name for t in updated.tools}
+    assert list(letta.agents.files.list(agent.id)) == []
+
+
 def test_duplicate_names_follow_the_chosen_mode(letta: Letta, worker_running: None) -> None:  # noqa: ARG001
     folder = letta.folders.create(name="dupes")
     path = DATA / "test.txt"
