@@ -79,11 +79,16 @@ def confine_writes(scratch: str) -> bool:
         os.close(ruleset)
 
 
-def hide_paths(paths: list[str]) -> list[str]:
-    """Mount an empty tmpfs over each directory (only called inside our own mount namespace)."""
+def hide_paths(paths: list[str], scratch: str) -> list[str]:
+    """Mount an empty tmpfs over each directory (only called inside our own mount namespace).
+
+    A directory holding the scratch dir itself is left alone (the tool must still reach its scratch).
+    """
     libc = ctypes.CDLL(None, use_errno=True)
     hidden = []
     for path in paths:
+        if os.path.commonpath([os.path.realpath(path), os.path.realpath(scratch)]) == os.path.realpath(path):
+            continue
         if os.path.isdir(path) and libc.mount(b"tmpfs", os.fsencode(path), b"tmpfs", 0, None) == 0:
             hidden.append(path)
     return hidden
@@ -173,7 +178,7 @@ def main() -> None:
     isolation: dict[str, Any] = {"landlock": False, "namespaces": bool(request.get("namespaced"))}
     try:
         if request.get("namespaced"):
-            isolation["hidden"] = hide_paths(request.get("hide") or [])
+            isolation["hidden"] = hide_paths(request.get("hide") or [], request["scratch"])
         if request.get("confine_writes", True):
             isolation["landlock"] = confine_writes(request["scratch"])
         apply_limits(request.get("limits") or {})

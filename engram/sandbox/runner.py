@@ -63,7 +63,7 @@ class SandboxResult:
 def tool_environment(run: ToolRun, scratch: str) -> dict[str, str]:
     """The child's whole environment; nothing is inherited from the worker."""
     env = {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "PATH": f"{os.path.dirname(sys.executable)}:/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
         "PYTHONIOENCODING": "utf-8",

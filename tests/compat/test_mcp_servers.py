@@ -127,6 +127,17 @@ def test_hung_or_dead_server_is_an_error_return_within_the_timeout(letta: Letta)
     assert set(_tools(letta, server.id)) == set(tools)
 
 
+def test_a_taken_tool_name_is_skipped_not_overwritten(letta: Letta) -> None:
+    mine = letta.tools.upsert(
+        source_code='def dup_add(a: int, b: int) -> int:\n    """Mine."""\n    return a - b\n'
+    )
+    server = letta.mcp_servers.create(server_name="dup", config=_stdio("dup_"))
+    assert set(_tools(letta, server.id)) == {"dup_secret_probe", "dup_hang"}
+    summary = letta.mcp_servers.refresh(server.id)
+    assert any(s.startswith("dup_add") for s in summary["skipped"]) and summary["updated"]
+    assert letta.tools.retrieve(mine.id).tool_type == "custom"
+
+
 def test_bad_config_and_unknown_ids(letta: Letta) -> None:
     with pytest.raises(UnprocessableEntityError):
         letta.mcp_servers.create(

@@ -137,3 +137,12 @@ async def test_cancelled_call_kills_the_tool_process() -> None:
     left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
     gone, alive = psutil.wait_procs(left, timeout=5)
     assert not alive
+
+
+async def test_scratch_inside_a_hidden_directory_still_works(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    (data_dir / "scratch").mkdir(parents=True)
+    options = SandboxOptions(scratch_root=str(data_dir / "scratch"), hide_paths=(str(data_dir),))
+    source = "def note():\n    open('note.txt', 'w').write('kept')\n    return open('note.txt').read()\n"
+    result = await run_python_tool(ToolRun(source, "note", {}), FAST, options)
+    assert not result.is_error and result.output == "kept"
