@@ -24,6 +24,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from engram.errors import EngramError
+from engram.sandbox.runner import protect_worker_environ
 
 STDERR_TAIL_CHARS = 1500
 
@@ -118,6 +119,7 @@ async def _transport(stack: contextlib.AsyncExitStack, config: McpServerConfig, 
     if config.server_type == "stdio":
         if not config.command:
             raise McpUnavailable("stdio MCP server has no command")
+        protect_worker_environ()
         params = StdioServerParameters(command=config.command, args=list(config.args), env=config.env or None)
         return stdio_client(params, errlog=errlog)
     if not config.server_url:

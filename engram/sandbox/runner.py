@@ -97,7 +97,7 @@ async def run_python_tool(
 ) -> SandboxResult:  # fmt: skip
     """Run `run.name(**run.args)` from `run.source` in a confined subprocess; `on_tick` is called every `tick_s`."""
     options = options or SandboxOptions()
-    _make_worker_undumpable()
+    protect_worker_environ()
     run_as = await asyncio.to_thread(sandbox_user, options.user, BOOTSTRAP) if options.user else None
     prefix = await asyncio.to_thread(namespace_prefix, run_as.uid if run_as else None, options.allow_network)
     scratch = tempfile.mkdtemp(prefix="engram-tool-", dir=options.scratch_root)
@@ -225,9 +225,10 @@ async def _wait(
             waiter.cancel()
 
 
-def _make_worker_undumpable() -> None:
-    """Without namespaces a tool runs as the worker's user; a non-dumpable worker keeps its
-    /proc/<pid>/environ (database URL, provider keys) unreadable to such a process."""
+def protect_worker_environ() -> None:
+    """Without namespaces a tool (or a stdio MCP server) runs as the worker's user; a non-dumpable worker keeps
+    its /proc/<pid>/environ (database URL, provider keys) unreadable to such a process. Only a non-root
+    worker gains from it: a root child keeps CAP_SYS_PTRACE and reads it anyway."""
     global _undumpable
     if not _undumpable and sys.platform == "linux":
         with contextlib.suppress(OSError, AttributeError):
