@@ -67,8 +67,10 @@ async def open_files(ctx: ToolContext, file_requests: list[dict[str, Any]], clos
     for req in file_requests:
         row = rows[str(req["file_name"])]
         offset, length = req.get("offset"), req.get("length")
-        content = await file_store.file_content(ctx.session, ctx.org_id, row.file_id)
-        lines = document_lines(content, row.file_name)
+        file = await file_store.get_file(ctx.session, ctx.org_id, row.file_id, with_content=True)
+        if file.content is None:
+            raise ValueError(f"File {row.file_name} is still being processed ({file.processing_status}); try again shortly")
+        lines = document_lines(file.content, row.file_name)
         view, start, end = render_view(lines, row.file_name, _int(offset), _int(length))
         before = (row.is_open, row.start_line, row.end_line)
         evicted += await open_files_store.open_row(ctx.session, row, view, start, end, max_open)

@@ -1,5 +1,5 @@
 """A worker SIGKILLed while it embeds a long file: a new worker resumes and the file ends `completed` with
-every chunk stored exactly once."""
+every chunk stored exactly once; the resulting history (with the retried embed step) replays."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import uuid
 from pathlib import Path
 
 from sqlalchemy import func, select
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
 from api.ingest_client import start_ingest
 from engram.embed.hashing import HASH_EMBEDDING_HANDLE
@@ -19,7 +21,8 @@ from engram.files.parse import media_type_of
 from engram.store import files as file_store
 from engram.store import folders as folder_store
 from engram.store.models import FilePassage
-from workflows.ingest import ingest_workflow_id
+from worker import workflow_runner
+from workflows.ingest import FileIngestWorkflow, ingest_workflow_id
 
 ROOT = Path(__file__).resolve().parents[2]
 LONG_FILE = ROOT.parent / "shared" / "data" / "letta-tests-data" / "long_test.txt"
@@ -86,3 +89,7 @@ async def test_worker_killed_mid_embedding_resumes_and_stores_each_chunk_once(lo
             .where(FilePassage.file_id == file_id)
         )).one()  # fmt: skip
     assert rows == indexes == embedded == file.total_chunks == file.chunks_embedded
+    history = await loop.client.get_workflow_handle(ingest_workflow_id(file_id)).fetch_history()
+    replayer = Replayer(workflows=[FileIngestWorkflow], data_converter=pydantic_data_converter,
+                        workflow_runner=workflow_runner())  # fmt: skip
+    await replayer.replay_workflow(history)  # the history with the retried embed step replays deterministically
