@@ -131,7 +131,7 @@ class AgentWorkflow:
         while await self._turn_arrives_before_idle_timeout():
             turn = self.pending.pop(0)
             result = await self._take_turn(turn)
-            if self.has_sleeptime and result.status == "completed" and workflow.patched(SLEEPTIME_PATCH):
+            if self._turn_is_complete(result) and workflow.patched(SLEEPTIME_PATCH):
                 result = await self._start_sleeptime(turn, result)
             self.results[turn.run_id] = result
             self.turns += 1
@@ -316,6 +316,10 @@ class AgentWorkflow:
         usage_dict = {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
                       "total_tokens": usage.total_tokens}  # fmt: skip
         return TurnResult(turn.run_id, reason, status, step_count, usage_dict)
+
+    def _turn_is_complete(self, result: TurnResult) -> bool:
+        """A finished turn the sleep-time agent may review (one paused for an approval is not finished)."""
+        return self.has_sleeptime and result.status == "completed" and result.stop_reason != "requires_approval"
 
     async def _start_sleeptime(self, turn: TurnRequest, result: TurnResult) -> TurnResult:
         """After a completed turn: count it; on the N-th start the sleep-time pass as an abandoned child.
