@@ -131,7 +131,7 @@ async def test_supervisor_and_workers_coordinate_through_a_shared_block(loop) ->
 
 async def test_a_wait_for_reply_survives_a_worker_kill(loop, fake_llm) -> None:
     model = f"t-{uuid.uuid4().hex[:10]}"
-    fake_llm.script(model, [FakeReply.text("warm"), FakeReply.text("first try", delay_s=5), FakeReply.text("the answer is 42")])
+    fake_llm.script(model, [FakeReply.text("warm"), FakeReply.text("first try", delay_s=15), FakeReply.text("the answer is 42")])
     task_queue = f"ma-crash-{uuid.uuid4().hex[:8]}"
     loop.settings = loop.settings.model_copy(update={"task_queue": task_queue})
     sender = await _agent(loop, "asker", tools=MULTI)
@@ -139,9 +139,9 @@ async def test_a_wait_for_reply_survives_a_worker_kill(loop, fake_llm) -> None:
     first = _spawn(loop, task_queue)
     second = None
     try:
-        await loop.send(slow, "warm up", workflow_input=loop.workflow_input(slow, llm_heartbeat_timeout_s=2.0,
+        await loop.send(slow, "warm up", workflow_input=loop.workflow_input(slow, llm_heartbeat_timeout_s=5.0,
                                                                               llm_retry_initial_interval_s=0.2))
-        fast = loop.workflow_input(sender, llm_heartbeat_timeout_s=2.0, tools_heartbeat_floor_s=2.0)
+        fast = loop.workflow_input(sender, llm_heartbeat_timeout_s=5.0, tools_heartbeat_floor_s=5.0)
         run_id, _ = await loop.send(sender, f"ask agent {slow}: what is the answer?", wait=False, workflow_input=fast)
         for _ in range(400):
             if len(fake_llm.requests(model)) >= 2:
@@ -159,7 +159,7 @@ async def test_a_wait_for_reply_survives_a_worker_kill(loop, fake_llm) -> None:
                 proc.wait()
     assert run.status == "completed"
     status, text = await _tool_result(loop, run_id, WAIT)
-    assert status == "success" and json.loads(text)["response"] == ["the answer is 42"]
+    assert status == "success" and json.loads(text)["response"] == ["the answer is 42"], text
     assert len(await _runs_of(loop, slow)) == 2  # warm-up + the one message: delivered once
     async with loop.sessions() as s:
         slow_rows = await messages.list_messages(s, loop.org_id, slow, order="asc")
