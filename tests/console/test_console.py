@@ -229,9 +229,7 @@ def test_a_pending_tool_call_is_approved_from_the_chat(page: Any, letta: Letta, 
     open_agent(page, agent.id)
     page.fill("#send-form textarea", "My name is Ada.")
     page.keyboard.press("Enter")
-    page.locator("#chat-status", has_text="done").wait_for()
-    if "requires_approval" not in page.locator("#chat-status").inner_text():
-        pytest.skip("this server does not stop tool calls for approval yet (requires_approval tool rule)")
+    page.locator("#chat-status", has_text="done (requires_approval)").wait_for()
     pending = page.locator("#approvals .pending")
     pending.wait_for()
     assert any(name in pending.inner_text() for name in gated)
