@@ -101,7 +101,6 @@ async def run_python_tool(
     run_as = await asyncio.to_thread(sandbox_user, options.user, BOOTSTRAP) if options.user else None
     prefix = await asyncio.to_thread(namespace_prefix, run_as.uid if run_as else None, options.allow_network)
     scratch = tempfile.mkdtemp(prefix="engram-tool-", dir=options.scratch_root)
-    scratch = tempfile.mkdtemp(prefix="engram-tool-", dir=options.scratch_root)
     try:
         if run_as is not None:
             os.chown(scratch, run_as.uid, run_as.gid)

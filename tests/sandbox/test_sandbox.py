@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from pathlib import Path
@@ -48,6 +49,16 @@ async def test_tool_cannot_read_the_servers_environment(monkeypatch: pytest.Monk
     assert "ENGRAM_FAKE_SECRET" not in result.output and "DATABASE_URL" not in result.output
     assert "agent-secret" in result.output  # the agent's own secrets are what a tool gets
     assert '"LETTA_TOOL_CALL_ID": "call-1"' in result.output  # the idempotency key
+
+
+async def test_scratch_dir_is_the_tools_home_and_is_removed_afterwards(tmp_path: Path) -> None:
+    source = "import os\ndef where():\n    open('x.txt', 'w').write('x')\n    return [os.getcwd(), os.environ['HOME'], os.environ['TMPDIR']]\n"
+    result = await run_python_tool(
+        ToolRun(source, "where", {}), FAST, SandboxOptions(scratch_root=str(tmp_path))
+    )
+    cwd, home, tmpdir = json.loads(result.output)
+    assert cwd == home == tmpdir and Path(cwd).parent == tmp_path
+    assert not Path(cwd).exists() and list(tmp_path.iterdir()) == []
 
 
 async def test_tool_cannot_write_outside_its_scratch_dir(tmp_path: Path) -> None:
