@@ -230,8 +230,13 @@ async def archival_panel(
 async def tools_panel(
     request: Request, agent: AgentDep, session: SessionDep, actor: ActorDep
 ) -> HTMLResponse:
+    from engram.tools.approvals import approval_names, approval_overrides
+
     tools = await tool_store.list_agent_tools(session, actor.org_id, agent.id)
-    return _render(request, "tools.html", agent=agent, tools=tools, rules=agent.tool_rules or [])
+    rules = agent.tool_rules or []
+    overrides = await approval_overrides(session, actor.org_id, agent.id)
+    gated = approval_names(rules, tools, overrides, [])  # the agent loop's own rule for "this call waits"
+    return _render(request, "tools.html", agent=agent, tools=tools, rules=rules, gated=gated)
 
 
 @fragments.get("/whoami")

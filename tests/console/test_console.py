@@ -227,6 +227,10 @@ def test_a_pending_tool_call_is_approved_from_the_chat(page: Any, letta: Letta, 
         tool_rules=[{"type": "requires_approval", "tool_name": name} for name in gated],
     )  # fmt: skip
     open_agent(page, agent.id)
+    for name in gated:
+        page.locator("#tools-panel li", has_text=name).locator(
+            ".pill.warn", has_text="needs approval"
+        ).wait_for()
     page.fill("#send-form textarea", "My name is Ada.")
     page.keyboard.press("Enter")
     page.locator("#chat-status", has_text="done (requires_approval)").wait_for()
