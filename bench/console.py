@@ -8,7 +8,8 @@ repository (blocks, tools, rules: a real row) and copies it in SQL to `--agents`
 names, creation times and tags. Then it drives the real FastAPI app in process (httpx ASGI transport, so the
 figure is the server's own time: auth, session, queries, Jinja rendering; no socket) and times the HTML
 fragment the console loads for `/console/agents` (what the browser waits for after the static shell):
-the first page, a page deep in the list (cursor at the middle), a name search and a tag filter.
+the first page, a page deep in the list (after the 1,000th agent), a name search, a tag filter and the
+"next page" link of a search.
 Writes JSON to bench/results/console-<timestamp>.json.
 """
 
@@ -44,7 +45,9 @@ async def _template_agent(db_url: str) -> str:
         async with session_factory(engine).begin() as session:
             await ensure_organization(session, DEFAULT_ORG_ID)
             spec = AgentSpec(name="template", model="engram/offline")
-            agent = await agent_store.create_agent(session, DEFAULT_ORG_ID, spec, llm_config={"context_window": 32000})
+            agent = await agent_store.create_agent(
+                session, DEFAULT_ORG_ID, spec, llm_config={"context_window": 32000}
+            )
             return agent.id
     finally:
         await engine.dispose()
@@ -111,7 +114,9 @@ async def _measure(db_url: str, data_dir: Path, requests: int) -> dict[str, obje
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--agents", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=30)
     args = parser.parse_args()
@@ -136,7 +141,12 @@ def main() -> None:
             server.stop()
         shutil.rmtree(root, ignore_errors=True)
 
-    result = {"agents": args.agents, "requests_per_page": args.requests, "fill_s": round(fill_s, 2), **figures}
+    result = {
+        "agents": args.agents,
+        "requests_per_page": args.requests,
+        "fill_s": round(fill_s, 2),
+        **figures,
+    }
     print(json.dumps(result, indent=2))  # noqa: T201
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"console-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"

@@ -9,15 +9,15 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0006'
-down_revision: str | None = '0005'
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index('ix_agents_org_created', 'agents', ['organization_id', 'created_at', 'id'], unique=False)
+    op.create_index("ix_agents_org_created", "agents", ["organization_id", "created_at", "id"], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index('ix_agents_org_created', table_name='agents')
+    op.drop_index("ix_agents_org_created", table_name="agents")
