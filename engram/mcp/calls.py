@@ -22,7 +22,8 @@ async def call_mcp_tool(call: Any, settings: Any, on_tick: Callable[[], None] | 
     connect_s = float(getattr(settings, "mcp_connect_timeout_s", 15.0))
     call_s = float(call.tool.timeout_s or getattr(settings, "mcp_call_timeout_s", 120.0))
     task = asyncio.ensure_future(call_tool(McpServerConfig.of(server), call.tool.name, call.run.args,
-                                           connect_timeout_s=connect_s, call_timeout_s=call_s))  # fmt: skip
+                                           connect_timeout_s=connect_s, call_timeout_s=call_s,
+                                           idempotency_key=call.run.tool_call_id))  # fmt: skip
     try:
         while not task.done():
             await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_S)

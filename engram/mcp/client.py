@@ -27,6 +27,7 @@ from engram.errors import EngramError
 from engram.sandbox.runner import protect_worker_environ
 
 STDERR_TAIL_CHARS = 1500
+IDEMPOTENCY_META_KEY = "dev.engram/tool_call_id"  # same value as LETTA_TOOL_CALL_ID for sandboxed tools
 
 
 class McpUnavailable(EngramError):
@@ -85,9 +86,11 @@ async def list_tools(config: McpServerConfig, timeout_s: float) -> list[McpToolI
 
 
 async def call_tool(config: McpServerConfig, name: str, args: dict[str, Any], *, connect_timeout_s: float,
-                    call_timeout_s: float) -> McpCallResult:  # fmt: skip
+                    call_timeout_s: float, idempotency_key: str | None = None) -> McpCallResult:  # fmt: skip
+    """`idempotency_key` (the agent's tool_call_id) travels in the request's `_meta` as IDEMPOTENCY_META_KEY."""
+    meta: Any = {IDEMPOTENCY_META_KEY: idempotency_key} if idempotency_key else None
     async with _session(config, connect_timeout_s, connect_timeout_s + call_timeout_s) as client:
-        result = await client.call_tool(name, args, read_timeout_seconds=call_timeout_s)
+        result = await client.call_tool(name, args, read_timeout_seconds=call_timeout_s, meta=meta)
     return McpCallResult(_result_text(result), bool(result.is_error))
 
 

@@ -88,11 +88,13 @@ def test_stdio_server_tools_are_listed_attached_and_called(
     assert run.status == "success" and run.func_return == "42"
 
     agent = letta.agents.create(name="mcp-user", model="engram/offline", include_base_tools=False,
-                                tool_ids=[add.id, tools["calc_secret_probe"].id])  # fmt: skip
+                                tool_ids=[add.id, tools["calc_secret_probe"].id, tools["calc_call_key"].id])  # fmt: skip
     ret, reply = _ask(letta, agent.id, 'call calc_add {"a": 2, "b": 3}')
     assert ret.status == "success" and ret.tool_return == "5" and "calc_add returned: 5" in reply
     ret, _ = _ask(letta, agent.id, 'call calc_secret_probe {"name": "ENGRAM_FAKE_SECRET"}')
     assert ret.tool_return == "<unset>"  # a stdio server gets its registered env, not the worker's
+    ret, _ = _ask(letta, agent.id, "call calc_call_key")
+    assert ret.tool_return == ret.tool_call_id  # the idempotency key reaches the server in _meta
     ret, _ = _ask(letta, agent.id, 'call calc_add {"a": "two"}')
     assert ret.status == "error" and "validation error" in ret.tool_return
 
@@ -132,7 +134,7 @@ def test_a_taken_tool_name_is_skipped_not_overwritten(letta: Letta) -> None:
         source_code='def dup_add(a: int, b: int) -> int:\n    """Mine."""\n    return a - b\n'
     )
     server = letta.mcp_servers.create(server_name="dup", config=_stdio("dup_"))
-    assert set(_tools(letta, server.id)) == {"dup_secret_probe", "dup_hang"}
+    assert set(_tools(letta, server.id)) == {"dup_secret_probe", "dup_call_key", "dup_hang"}
     summary = letta.mcp_servers.refresh(server.id)
     assert any(s.startswith("dup_add") for s in summary["skipped"]) and summary["updated"]
     assert letta.tools.retrieve(mine.id).tool_type == "custom"

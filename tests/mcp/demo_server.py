@@ -10,7 +10,7 @@ import os
 import sys
 import time
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 
 PREFIX = os.environ.get("TOOL_PREFIX", "")
 
@@ -25,6 +25,11 @@ def secret_probe(name: str) -> str:
     return os.environ.get(name, "<unset>")
 
 
+def call_key(ctx: Context) -> str:
+    """The idempotency key the caller put in the request's _meta."""
+    return str((ctx.request_context.meta or {}).get("dev.engram/tool_call_id", "<none>"))
+
+
 def hang(seconds: float = 3600) -> str:
     """Sleep far longer than any caller waits."""
     time.sleep(seconds)
@@ -33,7 +38,7 @@ def hang(seconds: float = 3600) -> str:
 
 def build() -> MCPServer:
     app = MCPServer("engram-test", log_level="WARNING")
-    for fn in (add, secret_probe, hang):
+    for fn in (add, secret_probe, call_key, hang):
         app.add_tool(fn, name=PREFIX + fn.__name__)
     return app
 
