@@ -29,6 +29,7 @@ from activities.contracts import (
 )
 from activities.errors import to_application_error
 from engram.config import Settings
+from engram.embed.base import Embedder
 from engram.embed.registry import resolve_embedder
 from engram.errors import InvalidInput, NotFound
 from engram.files.attachment import open_in_attached_agents
@@ -44,6 +45,20 @@ def _mapped(exc: Exception) -> BaseException:
     if isinstance(exc, InvalidInput):
         return ApplicationError(str(exc), type=INVALID_INPUT, non_retryable=True)
     return to_application_error(exc)
+
+
+HEARTBEAT_EVERY_S = 5.0
+
+
+async def _embed_heartbeating(embedder: Embedder, texts: list[str], cursor: int) -> list[list[float]]:
+    """Embed one batch, heartbeating meanwhile: a slow embedder (MiniLM on a busy CPU, a hosted API) must not
+    look like a dead worker. The detail stays the last committed cursor."""
+    task = asyncio.ensure_future(embedder.embed(texts))
+    while not task.done():
+        await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_S)
+        if not task.done():
+            activity.heartbeat(cursor)
+    return task.result()
 
 
 class IngestActivities:
@@ -131,7 +146,7 @@ class IngestActivities:
                 batch = await file_store.unembedded_chunks(session, ref.file_id, after_index=cursor, limit=batch_size)
             if not batch:
                 break
-            vectors = await embedder.embed([p.text for p in batch])
+            vectors = await _embed_heartbeating(embedder, [p.text for p in batch], cursor)
             async with self.sessions.begin() as session:
                 if await file_store.find_file(session, ref.org_id, ref.file_id) is None:
                     raise NotFound("file", ref.file_id)  # deleted mid-ingestion
