@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engram.mcp.client import McpServerConfig, McpUnavailable, call_tool
+from engram.sandbox.limits import MAX_TIMEOUT_S
 from engram.tools.executor import ToolResult
 
 HEARTBEAT_EVERY_S = 5.0
@@ -20,7 +21,7 @@ async def call_mcp_tool(call: Any, settings: Any, on_tick: Callable[[], None] | 
             f"Error: the MCP server of tool '{call.tool.name}' is not registered any more", True
         )
     connect_s = float(getattr(settings, "mcp_connect_timeout_s", 15.0))
-    call_s = float(call.tool.timeout_s or getattr(settings, "mcp_call_timeout_s", 120.0))
+    call_s = min(float(call.tool.timeout_s or getattr(settings, "mcp_call_timeout_s", 120.0)), MAX_TIMEOUT_S)
     task = asyncio.ensure_future(call_tool(McpServerConfig.of(server), call.tool.name, call.run.args,
                                            connect_timeout_s=connect_s, call_timeout_s=call_s,
                                            idempotency_key=call.run.tool_call_id))  # fmt: skip

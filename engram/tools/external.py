@@ -79,9 +79,8 @@ async def prepare_external_call(
 
 
 def sandbox_limits(settings: Any, tool: Tool) -> SandboxLimits:
-    base = SandboxLimits(timeout_s=float(getattr(settings, "tool_timeout_s", 300.0)),
-                         memory_mb=int(getattr(settings, "sandbox_memory_mb", 1024)))  # fmt: skip
-    return base.with_timeout(tool.timeout_s)
+    base = SandboxLimits(memory_mb=int(getattr(settings, "sandbox_memory_mb", 1024)))
+    return base.with_timeout(getattr(settings, "tool_timeout_s", None)).with_timeout(tool.timeout_s)
 
 
 def sandbox_options(settings: Any) -> SandboxOptions:
