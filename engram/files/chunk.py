@@ -95,12 +95,18 @@ def _pack(units: list[str], limit: int, overlap: int, joiner: str) -> list[str]:
 
 
 def _tail(window: list[str], overlap: int, room: int) -> list[str]:
-    """The last units of a chunk, at most `overlap` characters, carried into the next chunk."""
+    """The end of a chunk, at most `overlap` characters, carried into the next chunk: whole units when they
+    fit, else the last unit's closing words (so consecutive chunks always share some text)."""
+    budget = min(overlap, room)
     kept: list[str] = []
     size = 0
     for unit in reversed(window):
-        if size + len(unit) > min(overlap, room):
+        if size + len(unit) > budget:
             break
         kept.insert(0, unit)
         size += len(unit) + 1
+    if not kept and window and budget > 0:
+        words = window[-1][-budget:].split(" ", 1)
+        tail = words[-1] if len(words) > 1 else words[0]
+        kept = [tail] if tail.strip() else []
     return kept

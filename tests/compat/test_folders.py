@@ -85,6 +85,21 @@ def _tool_output(letta: Letta, agent_id: str, text: str) -> str:
     return returns[0].tool_return
 
 
+def test_unsupported_or_unreadable_files_end_in_error_with_the_reason(letta: Letta, worker_running: None) -> None:  # noqa: ARG001
+    folder = letta.folders.create(name="bad-input")
+    cases = {
+        ("report.docx", b"PK\x03\x04 not really a document",
+         "application/vnd.openxmlformats-officedocument.wordprocessingml.document"): "Unsupported file type",
+        ("broken.pdf", b"%PDF-1.4 this is not a pdf body", "application/pdf"): "not a readable PDF",
+        ("blob.txt", b"\x00\x01\x02binary\x00", "text/plain"): "binary data",
+        ("empty.md", b"  \n\n ", "text/markdown"): "is empty",
+    }
+    for (name, body, mime), reason in cases.items():
+        uploaded = letta.folders.files.upload(folder.id, file=(name, body, mime))
+        file = wait_done(letta, folder.id, uploaded.id)
+        assert file.processing_status == "error" and reason in (file.error_message or ""), (name, file.error_message)
+
+
 def test_agent_greps_and_searches_known_lines(letta: Letta, library: tuple[str, dict[str, str]]) -> None:
     agent_id = _agent_with_library(letta, library)
     tools = {t.name for t in letta.agents.retrieve(agent_id).tools}
