@@ -150,7 +150,9 @@ async def test_no_route_answers_garbage_with_a_500(http: httpx.AsyncClient, agen
     schema = (await http.get("/openapi.json")).json()
     block_id = (await http.post("/v1/blocks/", json={"label": "fuzz", "value": "v"})).json()["id"]
     ids = {"agent_id": agent_id, "block_id": block_id, "tool_id": _unknown("tool"), "block_label": "human",
-           "memory_id": _unknown("passage"), "tool_name": "conversation_search"}  # fmt: skip
+           "memory_id": _unknown("passage"), "tool_name": "conversation_search", "archive_id": _unknown("archive"),
+           "folder_id": _unknown("source"), "file_id": _unknown("file"),
+           "scheduled_message_id": _unknown("scheduled_message")}  # fmt: skip
     calls = [
         (method, path.format(**ids))
         for path, methods in schema["paths"].items()
