@@ -4,7 +4,12 @@ Ids inside a file are file-local (`agent-0`, `block-3`, `tool-5`, `message-12`);
 ids and remaps every reference. Built-in tools are matched by name and never overwritten; custom tools
 are created from their source (or overwrite a same-named tool when `override_existing_tools`).
 Tools this build cannot run (unknown built-ins, MCP tools) are skipped rather than attached broken.
-Groups, files, folders, MCP servers and skills are not imported (later issues).
+
+Sleep-time groups travel faithfully: exporting a primary agent that has a sleep-time agent writes both
+agents (blocks shared by file-local id) and a `manager_type: sleeptime` group; importing such a group links
+the imported pair with `engram.sleeptime.link_sleeptime_agent` (the sleep-time feature owns that boundary).
+A file that only says `enable_sleeptime: true` gets a fresh sleep-time agent, as agent creation does.
+Other group kinds (round robin, supervisor, dynamic), files, folders, MCP servers and skills are not imported.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from engram.errors import InvalidInput
+from engram.errors import EngramError, InvalidInput
 from engram.ids import new_id
 from engram.schemas.agent import AGENT_TYPES, AgentSpec, BlockSpec
 from engram.store import agents as agent_store
@@ -31,6 +36,10 @@ SCHEMA_REVISION = "engram-0001"
 MESSAGE_ROLES = ("system", "user", "assistant", "tool", "approval", "summary")
 TOOL_FIELDS = ("description", "source_type", "source_code", "json_schema", "args_json_schema", "return_char_limit",
                "pip_requirements", "npm_requirements", "default_requires_approval", "enable_parallel_execution")  # fmt: skip
+
+
+class AgentFileError(EngramError):
+    """A document that is not a v2 Agent File (bad JSON, legacy v1, wrong shapes): HTTP 400."""
 
 
 @dataclass
@@ -56,40 +65,55 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+@dataclass
+class _Member:
+    """One agent of the exported document with what it references."""
+
+    agent: Agent
+    blocks: list[Any]
+    tools: list[Tool]
+    messages: list[Message]
+
+
 async def export_agent(
     session: AsyncSession, org_id: str, agent_id: str, *, include_messages: bool = True
 ) -> dict[str, Any]:
-    """The agent, its blocks, tools and (unless scrubbed) message history as one v2 Agent File document."""
-    agent = await agent_store.get_agent(session, org_id, agent_id)
-    blocks = await block_store.list_agent_blocks(session, org_id, agent_id)
-    tools = await tool_store.list_agent_tools(session, org_id, agent_id)
-    history = select(Message).where(Message.agent_id == agent_id).order_by(Message.position)
-    messages = list(await session.scalars(history)) if include_messages else []
+    """The agent, its blocks, tools and (unless scrubbed) message history as one v2 Agent File document;
+    with its sleep-time agent and their group when it has one."""
+    from engram import sleeptime
+
+    primary = await agent_store.get_agent(session, org_id, agent_id)
+    group = await sleeptime.find_group(session, org_id, primary.id)
+    agents = [primary]
+    if group is not None:
+        agents.append(await agent_store.get_agent(session, org_id, group.sleeptime_agent_id))
+    members = []
+    for agent in agents:
+        history = select(Message).where(Message.agent_id == agent.id).order_by(Message.position)
+        members.append(_Member(
+            agent, await block_store.list_agent_blocks(session, org_id, agent.id),
+            await tool_store.list_agent_tools(session, org_id, agent.id),
+            list(await session.scalars(history)) if include_messages else [],
+        ))  # fmt: skip
+    blocks = list({b.id: b for m in members for b in m.blocks}.values())  # shared blocks once, first use order
+    tools = list({t.id: t for m in members for t in m.tools}.values())
     block_ids = {b.id: f"block-{i}" for i, b in enumerate(blocks)}
     tool_ids = {t.id: f"tool-{i}" for i, t in enumerate(tools)}
-    message_ids = {m.id: f"message-{i}" for i, m in enumerate(messages)}
-    in_context = [
-        message_ids[m.id] for m in messages
-        if m.id in (agent.system_message_id, agent.summary_message_id) or m.position >= agent.context_start_position
+    message_ids = {msg.id: f"message-{i}" for i, msg in enumerate(x for m in members for x in m.messages)}
+    agent_docs = [
+        _export_agent_doc(m, f"agent-{i}", block_ids, tool_ids, message_ids, ["group-0"] if group and i == 0 else [])
+        for i, m in enumerate(members)
     ]  # fmt: skip
-    env = [{"key": k, "value": ""} for k in (agent.secrets or {})]
-    agent_doc = {
-        "id": "agent-0", "name": agent.name, "agent_type": agent.agent_type, "system": agent.system,
-        "description": agent.description, "metadata": agent.metadata_, "tags": list(agent.tags or []),
-        "timezone": agent.timezone, "model": agent.model, "embedding": agent.embedding,
-        "llm_config": agent.llm_config, "embedding_config": agent.embedding_config,
-        "model_settings": agent.model_settings, "compaction_settings": agent.compaction_settings,
-        "context_window_limit": agent.context_window_limit, "memory_blocks": [], "tools": [],
-        "block_ids": [block_ids[b.id] for b in blocks], "tool_ids": [tool_ids[t.id] for t in tools],
-        "tool_rules": list(agent.tool_rules or []), "include_base_tools": False, "include_base_tool_rules": False,
-        "message_buffer_autoclear": agent.message_buffer_autoclear, "enable_sleeptime": agent.enable_sleeptime,
-        "tool_exec_environment_variables": env, "secrets": env, "max_files_open": agent.max_files_open,
-        "per_file_view_window_char_limit": agent.per_file_view_window_char_limit, "hidden": agent.hidden,
-        "in_context_message_ids": in_context, "messages": [_export_message(m, message_ids) for m in messages],
-        "files_agents": [], "group_ids": [], "source_ids": [], "identity_ids": [],
-    }  # fmt: skip
+    groups = []
+    if group is not None:
+        groups.append({
+            "id": "group-0", "agent_ids": ["agent-1"], "description": "", "project_id": None, "hidden": None,
+            "shared_block_ids": [],
+            "manager_config": {"manager_type": "sleeptime", "manager_agent_id": "agent-0",
+                               "sleeptime_agent_frequency": group.frequency},
+        })  # fmt: skip
     return {
-        "agents": [agent_doc], "groups": [], "files": [], "sources": [], "mcp_servers": [], "skills": [],
+        "agents": agent_docs, "groups": groups, "files": [], "sources": [], "mcp_servers": [], "skills": [],
         "blocks": [
             {"id": block_ids[b.id], "label": b.label, "value": b.value, "limit": b.limit,
              "description": b.description, "read_only": b.read_only, "hidden": b.hidden,
@@ -107,9 +131,36 @@ async def export_agent(
     }  # fmt: skip
 
 
-def _export_message(m: Message, ids: dict[str, str]) -> dict[str, Any]:
+def _export_agent_doc(
+    member: _Member, file_id: str, block_ids: dict[str, str], tool_ids: dict[str, str], message_ids: dict[str, str],
+    group_ids: list[str],
+) -> dict[str, Any]:  # fmt: skip
+    agent, messages = member.agent, member.messages
+    in_context = [
+        message_ids[m.id] for m in messages
+        if m.id in (agent.system_message_id, agent.summary_message_id) or m.position >= agent.context_start_position
+    ]  # fmt: skip
+    env = [{"key": k, "value": ""} for k in (agent.secrets or {})]
     return {
-        "type": "message", "id": ids[m.id], "agent_id": "agent-0", "role": m.role, "content": m.content,
+        "id": file_id, "name": agent.name, "agent_type": agent.agent_type, "system": agent.system,
+        "description": agent.description, "metadata": agent.metadata_, "tags": list(agent.tags or []),
+        "timezone": agent.timezone, "model": agent.model, "embedding": agent.embedding,
+        "llm_config": agent.llm_config, "embedding_config": agent.embedding_config,
+        "model_settings": agent.model_settings, "compaction_settings": agent.compaction_settings,
+        "context_window_limit": agent.context_window_limit, "memory_blocks": [], "tools": [],
+        "block_ids": [block_ids[b.id] for b in member.blocks], "tool_ids": [tool_ids[t.id] for t in member.tools],
+        "tool_rules": list(agent.tool_rules or []), "include_base_tools": False, "include_base_tool_rules": False,
+        "message_buffer_autoclear": agent.message_buffer_autoclear, "enable_sleeptime": agent.enable_sleeptime,
+        "tool_exec_environment_variables": env, "secrets": env, "max_files_open": agent.max_files_open,
+        "per_file_view_window_char_limit": agent.per_file_view_window_char_limit, "hidden": agent.hidden,
+        "in_context_message_ids": in_context, "messages": [_export_message(m, message_ids, file_id) for m in messages],
+        "files_agents": [], "group_ids": group_ids, "source_ids": [], "identity_ids": [],
+    }  # fmt: skip
+
+
+def _export_message(m: Message, ids: dict[str, str], agent_file_id: str) -> dict[str, Any]:
+    return {
+        "type": "message", "id": ids[m.id], "agent_id": agent_file_id, "role": m.role, "content": m.content,
         "name": m.name, "otid": m.otid, "sender_id": m.sender_id, "group_id": m.group_id, "batch_item_id": None,
         "model": m.model, "tool_calls": m.tool_calls, "tool_call_id": m.tool_call_id,
         "tool_returns": m.tool_returns, "approvals": m.approvals, "approve": None, "approval_request_id": None,
@@ -127,16 +178,19 @@ def parse_agent_file(raw: bytes | str) -> dict[str, Any]:
         if isinstance(doc, str):
             doc = json.loads(doc)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"agent file is not valid JSON: {exc}") from exc
+        raise AgentFileError(f"agent file is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict):
-        raise InvalidInput("agent file must be a JSON object")
+        raise AgentFileError("agent file must be a JSON object")
     if "agents" not in doc:
-        raise InvalidInput("agent file has no 'agents' list: only the v2 multi-entity format is supported")
-    for key in ("agents", "blocks", "tools"):
-        if not isinstance(doc.get(key, []), list) or not all(isinstance(x, dict) for x in doc.get(key, [])):
-            raise InvalidInput(f"agent file field {key!r} must be a list of objects")
+        raise AgentFileError(
+            "agent file has no 'agents' list: this looks like a legacy (v1) agent file; only the v2 multi-entity "
+            "format is supported (re-export it from a current Letta or Engram)"
+        )
+    for key in ("agents", "blocks", "tools", "groups"):
+        if not isinstance(doc.get(key) or [], list) or not all(isinstance(x, dict) for x in doc.get(key) or []):
+            raise AgentFileError(f"agent file field {key!r} must be a list of objects")
     if not doc["agents"]:
-        raise InvalidInput("agent file contains no agents")
+        raise AgentFileError("agent file contains no agents")
     return doc
 
 
@@ -151,7 +205,8 @@ async def import_agent_file(
         block_map[b.get("id")] = (await block_store.create_block(session, org_id, spec)).id
     tool_map = await _import_tools(session, org_id, doc.get("tools", []), options.override_existing_tools)
 
-    agent_ids = []
+    agent_map: dict[Any, str] = {}
+    agents: list[Agent] = []
     for index, a in enumerate(doc["agents"]):
         agent = await _import_agent(
             session, org_id, a, index, options, block_map, tool_map, llm_config_for, embedding_config_for,
@@ -159,8 +214,36 @@ async def import_agent_file(
         )  # fmt: skip
         if not options.strip_messages:
             await _import_messages(session, org_id, agent, a)
-        agent_ids.append(agent.id)
-    return agent_ids
+        agent_map[a.get("id")] = agent.id
+        agents.append(agent)
+    await _import_groups(session, org_id, doc.get("groups") or [], agent_map, agents)
+    return [a.id for a in agents]
+
+
+async def _import_groups(
+    session: AsyncSession, org_id: str, groups: list[Any], agent_map: dict[Any, str], agents: list[Agent]
+) -> None:
+    """Link each sleep-time group's imported pair; agents asking for sleep-time without a group get one."""
+    from engram import sleeptime
+
+    linked: set[str] = set()
+    for g in groups:
+        if not isinstance(g, dict):
+            raise AgentFileError("agent file field 'groups' must be a list of objects")
+        config = g.get("manager_config") if isinstance(g.get("manager_config"), dict) else g
+        if config.get("manager_type") != "sleeptime":
+            continue  # round robin / supervisor / dynamic / voice groups: not supported, agents import alone
+        manager = agent_map.get(config.get("manager_agent_id"))
+        helpers = [agent_map[i] for i in g.get("agent_ids") or [] if i in agent_map and agent_map[i] != manager]
+        if manager is None or not helpers or manager in linked:
+            raise AgentFileError(f"sleep-time group {g.get('id')!r} does not name a manager agent and a sleep-time agent in this file")
+        frequency = config.get("sleeptime_agent_frequency")
+        frequency = frequency if isinstance(frequency, int) and frequency >= 1 else sleeptime.DEFAULT_FREQUENCY
+        await sleeptime.link_sleeptime_agent(session, org_id, manager, helpers[0], frequency=frequency)
+        linked.add(manager)
+    for agent in agents:
+        if agent.enable_sleeptime and agent.id not in linked and agent.agent_type != "sleeptime_agent":
+            await sleeptime.create_sleeptime_agent(session, org_id, agent)
 
 
 def _block_spec(b: dict[str, Any]) -> BlockSpec:

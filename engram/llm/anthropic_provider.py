@@ -101,7 +101,9 @@ def _params(request: LlmRequest) -> dict[str, Any]:
         ]
         params["tool_choice"] = _tool_choice(request.tool_choice, request.parallel_tool_calls)
     if request.temperature is not None:
-        params["temperature"] = request.temperature
+        # The installed SDK's messages.create has no `temperature` keyword (a TypeError, every call failed);
+        # the Messages API still takes it in the body.
+        params["extra_body"] = {"temperature": request.temperature}
     return params
 
 

@@ -173,6 +173,8 @@ def _decide(
 ) -> tuple[str, str | None, tuple[str, dict] | None]:
     """(reasoning, plain content, tool call) for this step."""
     forced = tool_choice if tool_choice in tools else None
+    if forced is None and any(done.call.name == "send_message" and not done.failed for done in turn.calls):
+        return "I already replied to the user.", None, None  # a letta_v1 agent with send_message steps on: stop
     requested = _requested_call(turn.user_text) or _agent_message_call(turn.user_text)
     if requested and requested[0] in tools and forced in (None, requested[0]):
         name, args = requested
