@@ -93,7 +93,9 @@ class IngestActivities:
         async with self.sessions.begin() as session:
             file = await file_store.get_file(session, ref.org_id, ref.file_id)
             await file_store.store_content(session, ref.org_id, ref.file_id, text)
-            await open_in_attached_agents(session, ref.org_id, file, text)  # readable before embedding, as in Letta
+            await open_in_attached_agents(
+                session, ref.org_id, file, text
+            )  # readable before embedding, as in Letta
         return ParseOutcome(is_parsed=True, pages=parsed.pages, chars=len(text))
 
     @activity.defn(name=INGEST_CHUNK)
@@ -119,7 +121,12 @@ class IngestActivities:
             await file_store.write_chunks(session, ref.org_id, file, chunks)
             _, embedded = await file_store.chunk_counts(session, ref.file_id)
             await file_store.set_status(
-                session, ref.org_id, ref.file_id, "embedding", total_chunks=len(chunks), chunks_embedded=embedded
+                session,
+                ref.org_id,
+                ref.file_id,
+                "embedding",
+                total_chunks=len(chunks),
+                chunks_embedded=embedded,
             )
         return ChunkOutcome(total_chunks=len(chunks))
 
@@ -143,7 +150,9 @@ class IngestActivities:
         embedded = 0
         while True:
             async with self.sessions() as session:
-                batch = await file_store.unembedded_chunks(session, ref.file_id, after_index=cursor, limit=batch_size)
+                batch = await file_store.unembedded_chunks(
+                    session, ref.file_id, after_index=cursor, limit=batch_size
+                )
             if not batch:
                 break
             vectors = await _embed_heartbeating(embedder, [p.text for p in batch], cursor)
@@ -151,10 +160,14 @@ class IngestActivities:
                 if await file_store.find_file(session, ref.org_id, ref.file_id) is None:
                     raise NotFound("file", ref.file_id)  # deleted mid-ingestion
                 await file_store.store_embeddings(
-                    session, {p.id: v for p, v in zip(batch, vectors, strict=True)}, embedding_model=embedder.handle
+                    session,
+                    {p.id: v for p, v in zip(batch, vectors, strict=True)},
+                    embedding_model=embedder.handle,
                 )
                 _, embedded = await file_store.chunk_counts(session, ref.file_id)
-                await file_store.set_status(session, ref.org_id, ref.file_id, "embedding", chunks_embedded=embedded)
+                await file_store.set_status(
+                    session, ref.org_id, ref.file_id, "embedding", chunks_embedded=embedded
+                )
             cursor = batch[-1].chunk_index
             activity.heartbeat(cursor)
             if self.settings.file_embed_batch_pause_s > 0:
@@ -165,7 +178,9 @@ class IngestActivities:
     async def finish(self, inp: FinishIngestInput) -> None:
         async with self.sessions.begin() as session:
             if inp.error_message is not None:
-                await file_store.set_status(session, inp.org_id, inp.file_id, "error", error_message=inp.error_message)
+                await file_store.set_status(
+                    session, inp.org_id, inp.file_id, "error", error_message=inp.error_message
+                )
                 return
             total, embedded = await file_store.chunk_counts(session, inp.file_id)
             await file_store.set_status(

@@ -10,7 +10,9 @@ from engram.config import Settings
 from workflows.ingest import FileIngestInput, FileIngestWorkflow, ingest_workflow_id
 
 
-async def start_ingest(client: Client, settings: Settings, org_id: str, file_id: str, *, heartbeat_timeout_s: float = 60.0) -> None:
+async def start_ingest(
+    client: Client, settings: Settings, org_id: str, file_id: str, *, heartbeat_timeout_s: float = 60.0
+) -> None:
     await client.start_workflow(
         FileIngestWorkflow.run, FileIngestInput(org_id, file_id, heartbeat_timeout_s), id=ingest_workflow_id(file_id),
         task_queue=settings.task_queue, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

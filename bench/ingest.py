@@ -92,7 +92,9 @@ def end_to_end(embedding: str, copies: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--copies", type=int, default=4, help="uploads of each test file (default 4)")
     parser.add_argument("--embedding", default="engram/hash-embedding", help="folder embedding handle")
     parser.add_argument("--skip-stack", action="store_true", help="only the in-process part")

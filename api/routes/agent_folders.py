@@ -25,7 +25,9 @@ router = APIRouter(tags=["agents"])
 SdkVersion = Annotated[str | None, Header(alias="X-Stainless-Package-Version")]
 
 
-async def _answer(session: SessionDep, org_id: str, agent: Agent, sdk_version: str | None) -> AgentStateOut | None:
+async def _answer(
+    session: SessionDep, org_id: str, agent: Agent, sdk_version: str | None
+) -> AgentStateOut | None:
     """Letta answers attach/detach with `null` to 1.x SDKs (they send X-Stainless-Package-Version), else the agent."""
     await compiler.refresh_system_message(session, org_id, agent.id)
     return None if sdk_version else await render_agent(session, org_id, agent)
@@ -83,7 +85,9 @@ async def list_agent_files(
     )  # fmt: skip
     has_more = len(rows) > size
     page = [AgentFileOut.from_domain(row, folder_name) for row, folder_name in rows[:size]]
-    return AgentFilesPage(files=page, next_cursor=page[-1].id if has_more and page else None, has_more=has_more)
+    return AgentFilesPage(
+        files=page, next_cursor=page[-1].id if has_more and page else None, has_more=has_more
+    )
 
 
 @router.patch("/agents/{agent_id}/files/close-all", response_model=list[str])
@@ -94,16 +98,22 @@ async def close_all_files(agent: AgentDep, session: SessionDep, actor: ActorDep)
 @router.patch("/agents/{agent_id}/files/{file_id}/open", response_model=list[str])
 async def open_file(agent: AgentDep, file_id: str, session: SessionDep, actor: ActorDep) -> list[str]:
     """Open the whole file in the agent's context; returns the names closed to respect `max_files_open`."""
-    row = await open_files_store.get_row(session, actor.org_id, agent.id, require_id(file_id, "file", "file_id"))
+    row = await open_files_store.get_row(
+        session, actor.org_id, agent.id, require_id(file_id, "file", "file_id")
+    )
     file = await file_store.get_file(session, actor.org_id, file_id, with_content=True)
     if file.content is None:
-        raise Conflict(f"file {file_id} is still being processed ({file.processing_status}); open it once it has text")
+        raise Conflict(
+            f"file {file_id} is still being processed ({file.processing_status}); open it once it has text"
+        )
     max_open, _ = attachment.agent_file_limits(agent)
     return await attachment.open_whole_file(session, row, file.content, max_open)
 
 
 @router.patch("/agents/{agent_id}/files/{file_id}/close", response_model=CloseResponse)
 async def close_file(agent: AgentDep, file_id: str, session: SessionDep, actor: ActorDep) -> CloseResponse:
-    row = await open_files_store.get_row(session, actor.org_id, agent.id, require_id(file_id, "file", "file_id"))
+    row = await open_files_store.get_row(
+        session, actor.org_id, agent.id, require_id(file_id, "file", "file_id")
+    )
     await open_files_store.close_row(session, row)
     return CloseResponse(message=f"File id={file_id} successfully closed")

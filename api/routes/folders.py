@@ -35,7 +35,9 @@ FolderDep = Annotated[Folder, Depends(get_folder_row)]
 
 
 @collection(router, "post", "/folders", response_model=FolderOut)
-async def create_folder(body: CreateFolder, session: SessionDep, actor: ActorDep, settings: SettingsDep) -> FolderOut:
+async def create_folder(
+    body: CreateFolder, session: SessionDep, actor: ActorDep, settings: SettingsDep
+) -> FolderOut:
     handle = body.embedding_handle(settings.default_embedding)
     config = embedding_config(handle)  # an unknown handle is a 422 naming the available ones
     chunk_size = body.embedding_chunk_size or embedding_info(handle).chunk_size
@@ -80,12 +82,18 @@ async def retrieve_folder(folder: FolderDep) -> FolderOut:
 
 
 @router.patch("/folders/{folder_id}", response_model=FolderOut)
-async def update_folder(folder: FolderDep, body: UpdateFolder, session: SessionDep, actor: ActorDep) -> FolderOut:
-    return FolderOut.from_domain(await folder_store.update_folder(session, actor.org_id, folder.id, body.to_changes()))
+async def update_folder(
+    folder: FolderDep, body: UpdateFolder, session: SessionDep, actor: ActorDep
+) -> FolderOut:
+    return FolderOut.from_domain(
+        await folder_store.update_folder(session, actor.org_id, folder.id, body.to_changes())
+    )
 
 
 @router.delete("/folders/{folder_id}")
-async def delete_folder(folder: FolderDep, session: SessionDep, actor: ActorDep, temporal: TemporalDep) -> None:
+async def delete_folder(
+    folder: FolderDep, session: SessionDep, actor: ActorDep, temporal: TemporalDep
+) -> None:
     """Files, passages and agents' views of them go too; ingestions still running are cancelled."""
     running = [
         f.id for f in await file_store.list_files(session, actor.org_id, folder.id, limit=None)
@@ -109,7 +117,10 @@ async def list_folder_agents(
 def _stored_name(name: str) -> str:
     base = PurePath(name.replace("\\", "/")).name.strip()
     if not base or base.startswith(".") or _UNSAFE_NAME.search(base):
-        raise HTTPException(400, f"invalid file name {name!r}: it must not be empty, start with '.', or contain control characters")
+        raise HTTPException(
+            400,
+            f"invalid file name {name!r}: it must not be empty, start with '.', or contain control characters",
+        )
     return base
 
 
@@ -137,14 +148,18 @@ async def upload_file(
     original = _stored_name(name or file.filename or "")
     replaced: list[str] = []
     async with sessions.begin() as session:  # committed before the workflow can look for the row
-        folder = await folder_store.get_folder(session, actor.org_id, require_id(folder_id, "source", "folder_id"))
+        folder = await folder_store.get_folder(
+            session, actor.org_id, require_id(folder_id, "source", "folder_id")
+        )
         existing = await file_store.files_named(session, actor.org_id, folder.id, original)
         stored_name = f"{folder.name}/{original}"
         if existing and duplicate_handling == "skip":
             response.headers["X-Upload-Result"] = "skipped"
             return FileOut.from_domain(existing[0], strip_folder=False)
         if existing and duplicate_handling == "error":
-            raise HTTPException(400, f"INVALID_ARGUMENT: File '{original}' already exists in folder '{folder.name}'")
+            raise HTTPException(
+                400, f"INVALID_ARGUMENT: File '{original}' already exists in folder '{folder.name}'"
+            )
         if existing and duplicate_handling == "replace":
             for old in existing:
                 await file_store.delete_file(session, actor.org_id, old.id)
@@ -161,7 +176,9 @@ async def upload_file(
         await start_ingest(temporal, settings, actor.org_id, row.id)
     except RPCError as exc:
         async with sessions.begin() as session:
-            await file_store.set_status(session, actor.org_id, row.id, "error", error_message=f"could not start ingestion: {exc}")
+            await file_store.set_status(
+                session, actor.org_id, row.id, "error", error_message=f"could not start ingestion: {exc}"
+            )
             row = await file_store.get_file(session, actor.org_id, row.id)
     return FileOut.from_domain(row, strip_folder=False)
 
@@ -179,8 +196,12 @@ async def list_files(
     return [FileOut.from_domain(r, content=r.content if include_content else None) for r in rows]
 
 
-async def _file_in(session: SessionDep, org_id: str, folder: Folder, file_id: str, with_content: bool) -> FolderFile:
-    row = await file_store.get_file(session, org_id, require_id(file_id, "file", "file_id"), with_content=with_content)
+async def _file_in(
+    session: SessionDep, org_id: str, folder: Folder, file_id: str, with_content: bool
+) -> FolderFile:
+    row = await file_store.get_file(
+        session, org_id, require_id(file_id, "file", "file_id"), with_content=with_content
+    )
     if row.folder_id != folder.id:
         raise NotFound("file", f"{file_id} in folder {folder.id}")
     return row
@@ -203,7 +224,9 @@ async def retrieve_source_file(
 
 
 @router.delete("/folders/{folder_id}/{file_id}", status_code=204)
-async def delete_file(folder_id: str, file_id: str, sessions: SessionsDep, actor: ActorDep, temporal: TemporalDep) -> Response:
+async def delete_file(
+    folder_id: str, file_id: str, sessions: SessionsDep, actor: ActorDep, temporal: TemporalDep
+) -> Response:
     """Letta's path has no `/files/` segment and does not check the folder; ingestion in flight is cancelled
     after the delete commits, so the cancelled run's next step finds the file gone."""
     require_id(folder_id, "source", "folder_id")

@@ -34,7 +34,11 @@ class UpdateFolder(LettaRequest):
 
     def to_changes(self) -> dict[str, Any]:
         sent = self.model_dump(exclude_unset=True)
-        changes = {k: sent[k] for k in ("name", "description", "instructions") if k in sent and (k != "name" or sent[k])}
+        changes = {
+            k: sent[k]
+            for k in ("name", "description", "instructions")
+            if k in sent and (k != "name" or sent[k])
+        }
         if "metadata" in sent:
             changes["metadata_"] = sent["metadata"]
         return changes
@@ -92,7 +96,9 @@ class FileOut(BaseModel):
     updated_at: datetime | None = None
 
     @classmethod
-    def from_domain(cls, row: FolderFile, *, strip_folder: bool = True, content: str | None = None) -> FileOut:
+    def from_domain(
+        cls, row: FolderFile, *, strip_folder: bool = True, content: str | None = None
+    ) -> FileOut:
         return cls(
             id=row.id, source_id=row.folder_id,
             file_name=display_name(row.file_name) if strip_folder else row.file_name,

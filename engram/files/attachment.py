@@ -29,8 +29,12 @@ async def attach_folder(session: AsyncSession, org_id: str, agent: Agent, folder
     builtins = await tool_store.ensure_builtin_tools(session, org_id)
     for name in FILE_TOOL_NAMES:
         await tool_store.attach_tool(session, org_id, agent.id, builtins[name].id)
-    files = await file_store.list_files(session, org_id, folder.id, limit=None, descending=False, with_content=True)
-    await open_files_store.ensure_rows(session, org_id, agent.id, [(f.id, f.folder_id, f.file_name) for f in files])
+    files = await file_store.list_files(
+        session, org_id, folder.id, limit=None, descending=False, with_content=True
+    )
+    await open_files_store.ensure_rows(
+        session, org_id, agent.id, [(f.id, f.folder_id, f.file_name) for f in files]
+    )
     max_open, _ = agent_file_limits(agent)
     for file in [f for f in files if f.content][:max_open]:
         row = await open_files_store.get_row(session, org_id, agent.id, file.id)
@@ -63,7 +67,9 @@ async def set_agent_folders(session: AsyncSession, org_id: str, agent: Agent, fo
             await attach_folder(session, org_id, agent, folder)
 
 
-async def open_whole_file(session: AsyncSession, row: FileAgent, content: str, max_files_open: int) -> list[str]:
+async def open_whole_file(
+    session: AsyncSession, row: FileAgent, content: str, max_files_open: int
+) -> list[str]:
     view, _, _ = render_view(document_lines(content, row.file_name), row.file_name)
     return await open_files_store.open_row(session, row, view, None, None, max_files_open)
 
@@ -72,6 +78,8 @@ async def open_in_attached_agents(session: AsyncSession, org_id: str, file: Fold
     """Once a file's text exists, every agent with its folder gets it open (before embedding, as in Letta)."""
     for agent_id in await folder_store.folder_agent_ids(session, org_id, file.folder_id, limit=10_000):
         agent = await agent_store.get_agent(session, org_id, agent_id)
-        await open_files_store.ensure_rows(session, org_id, agent_id, [(file.id, file.folder_id, file.file_name)])
+        await open_files_store.ensure_rows(
+            session, org_id, agent_id, [(file.id, file.folder_id, file.file_name)]
+        )
         row = await open_files_store.get_row(session, org_id, agent_id, file.id)
         await open_whole_file(session, row, content, agent_file_limits(agent)[0])

@@ -66,7 +66,11 @@ def media_type_of(file_name: str, declared: str | None) -> str:
 
 
 def is_text_type(file_name: str, media_type: str) -> bool:
-    return media_type.startswith("text/") or media_type in TEXT_MEDIA_TYPES or extension(file_name) in TEXT_EXTENSIONS
+    return (
+        media_type.startswith("text/")
+        or media_type in TEXT_MEDIA_TYPES
+        or extension(file_name) in TEXT_EXTENSIONS
+    )
 
 
 def parse_file(raw: bytes, file_name: str, media_type: str) -> ParsedFile:
@@ -79,7 +83,9 @@ def parse_file(raw: bytes, file_name: str, media_type: str) -> ParsedFile:
             "is configured on this Engram server"
         )
     if not is_text_type(file_name, media_type):
-        raise FileRejected(f"Unsupported file type: {media_type} (filename: {file_name}). Supported types: {SUPPORTED}.")
+        raise FileRejected(
+            f"Unsupported file type: {media_type} (filename: {file_name}). Supported types: {SUPPORTED}."
+        )
     if b"\x00" in raw[:BINARY_SNIFF_BYTES]:
         raise FileRejected(f"File '{file_name}' is not readable as text: it contains binary data")
     text = raw.decode("utf-8", errors="replace")  # Letta decodes simple text as UTF-8 with replacement
@@ -99,5 +105,7 @@ def _parse_pdf(raw: bytes, file_name: str) -> ParsedFile:
         raise FileRejected(f"File '{file_name}' is not a readable PDF: {exc}") from exc
     text = "\n\n".join(p.strip() for p in pages if p.strip())
     if not text:
-        raise FileRejected(f"No text extracted from PDF '{file_name}' ({len(pages)} pages; scanned pages need OCR)")
+        raise FileRejected(
+            f"No text extracted from PDF '{file_name}' ({len(pages)} pages; scanned pages need OCR)"
+        )
     return ParsedFile(text, pages=len(pages))

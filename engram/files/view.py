@@ -27,7 +27,9 @@ def file_limits(
     if context_window is None:
         files, chars = DEFAULTS_UNKNOWN_WINDOW
     else:
-        files, chars = next(((f, c) for w, f, c in _DEFAULTS_BY_WINDOW if context_window <= w), DEFAULTS_LARGE_WINDOW)
+        files, chars = next(
+            ((f, c) for w, f, c in _DEFAULTS_BY_WINDOW if context_window <= w), DEFAULTS_LARGE_WINDOW
+        )
     return max_files_open or files, per_file_view_window_char_limit or chars
 
 
@@ -44,7 +46,9 @@ def document_lines(content: str, file_name: str) -> list[str]:
     return [line for line in lines if line.strip()]
 
 
-def render_view(lines: list[str], file_name: str, offset: int | None = None, length: int | None = None) -> tuple[str, int | None, int | None]:
+def render_view(
+    lines: list[str], file_name: str, offset: int | None = None, length: int | None = None
+) -> tuple[str, int | None, int | None]:
     """(visible text, first line, last line): the header and "<n>: <line>" rows; whole file when no range.
 
     Raises ValueError when `offset` lies past the end (the tool reports it to the model)."""
@@ -55,7 +59,9 @@ def render_view(lines: list[str], file_name: str, offset: int | None = None, len
         return "\n".join([header, *(f"{i}: {line}" for i, line in enumerate(lines, start=1))]), None, None
     start = max(0, offset or 0)
     if total and start >= total:
-        raise ValueError(f"File {file_name} has only {total} {unit}, but requested offset {start + 1} is out of range")
+        raise ValueError(
+            f"File {file_name} has only {total} {unit}, but requested offset {start + 1} is out of range"
+        )
     end = total if length is None else min(total, start + max(1, length))
     if length is None:
         header = f"[Viewing {unit} {start + 1} to end (out of {total} {unit})]"

@@ -1,8 +1,8 @@
 """The offline model's file-tool phrases, so demos and loop tests exercise the file tools:
 
-  "open <file>"                       -> open_files (the name matched against the <directories> listing)
-  "grep <pattern>" / "find <pattern>" -> grep_files
-  "search files for <query>"          -> semantic_search_files
+"open <file>"                       -> open_files (the name matched against the <directories> listing)
+"grep <pattern>" / "find <pattern>" -> grep_files
+"search files for <query>"          -> semantic_search_files
 """
 
 from __future__ import annotations
@@ -12,7 +12,10 @@ from typing import Any
 
 _FILE_TAG = re.compile(r'<file status="(?:open|closed)" name="([^"]+)">')
 _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^(?:please\s+)?search\s+(?:the\s+|my\s+)?files?\s+for\s+(.+)$", re.IGNORECASE), "semantic_search_files"),
+    (
+        re.compile(r"^(?:please\s+)?search\s+(?:the\s+|my\s+)?files?\s+for\s+(.+)$", re.IGNORECASE),
+        "semantic_search_files",
+    ),
     (re.compile(r"^(?:please\s+)?(?:grep|find)\s+(?:for\s+)?(.+)$", re.IGNORECASE), "grep_files"),
     (re.compile(r"^(?:please\s+)?open\s+(?:the\s+)?(?:file\s+)?(.+)$", re.IGNORECASE), "open_files"),
 )
@@ -33,7 +36,10 @@ def _resolve(name: str, files: list[str]) -> str:
         if candidate == name:
             return candidate
     lowered = name.lower()
-    return next((f for f in files if f.lower().rsplit("/", 1)[-1] == lowered or f.lower().endswith("/" + lowered)), name)
+    return next(
+        (f for f in files if f.lower().rsplit("/", 1)[-1] == lowered or f.lower().endswith("/" + lowered)),
+        name,
+    )
 
 
 def file_tool_call(user_text: str, system_text: str, offered: set[str]) -> tuple[str, dict[str, Any]] | None:

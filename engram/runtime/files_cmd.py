@@ -36,7 +36,9 @@ def add_parser(sub: Any, handler: Callable[[argparse.Namespace, Settings], int])
     p.add_argument("folder", help="folder name (created if missing) or folder id (source-...)")
     p.add_argument("paths", nargs="+", type=Path, help="files to upload")
     p.add_argument("--duplicate-handling", choices=("suffix", "skip", "error", "replace"), default="suffix")
-    p.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for ingestion (default 1800)")
+    p.add_argument(
+        "--timeout", type=float, default=1800.0, help="seconds to wait for ingestion (default 1800)"
+    )
     p.add_argument("--url", default=None, help="API base URL (default: the running stack's)")
     p.set_defaults(func=handler)
 
@@ -47,7 +49,9 @@ def _check(response: httpx.Response) -> Any:
             detail = response.json().get("detail", response.text)
         except ValueError:
             detail = response.text
-        raise FilesError(f"{response.request.method} {response.request.url.path}: HTTP {response.status_code}: {detail}")
+        raise FilesError(
+            f"{response.request.method} {response.request.url.path}: HTTP {response.status_code}: {detail}"
+        )
     return response.json() if response.content else None
 
 
@@ -107,10 +111,19 @@ def _watch(
                 out.write(f"\x1b[{len(lines)}F")  # back to the first bar and redraw them all
             out.write("".join(f"\x1b[2K{line}\n" for line in lines))
         else:  # a log or a pipe: one line per change
-            out.write("".join(f"{line}\n" for line, (name, _) in zip(lines, uploads, strict=True) if shown.get(name) != line))
+            out.write(
+                "".join(
+                    f"{line}\n"
+                    for line, (name, _) in zip(lines, uploads, strict=True)
+                    if shown.get(name) != line
+                )
+            )
         shown = {name: line for line, (name, _) in zip(lines, uploads, strict=True)}
         out.flush()
-        if all(s.get("processing_status") in TERMINAL for s in states.values()) or time.monotonic() > deadline:
+        if (
+            all(s.get("processing_status") in TERMINAL for s in states.values())
+            or time.monotonic() > deadline
+        ):
             break
         time.sleep(poll_s)
     return 0 if all(s.get("processing_status") == "completed" for s in states.values()) else 1
@@ -129,5 +142,7 @@ def run_files_command(args: argparse.Namespace, base_url: str, settings: Setting
         sys.stderr.write(f"error: {exc}\n")
         return 1
     except httpx.HTTPError as exc:
-        sys.stderr.write(f"error: the API at {base_url} did not answer ({type(exc).__name__}); is `engram up` running?\n")
+        sys.stderr.write(
+            f"error: the API at {base_url} did not answer ({type(exc).__name__}); is `engram up` running?\n"
+        )
         return 1

@@ -14,7 +14,9 @@ from engram.store.models.base import utcnow
 from engram.store.pagination import paginate
 
 
-async def ensure_rows(session: AsyncSession, org_id: str, agent_id: str, files: list[tuple[str, str, str]]) -> None:
+async def ensure_rows(
+    session: AsyncSession, org_id: str, agent_id: str, files: list[tuple[str, str, str]]
+) -> None:
     """Add closed rows for (file id, folder id, file name) the agent has none for yet."""
     if not files:
         return
@@ -23,13 +25,17 @@ async def ensure_rows(session: AsyncSession, org_id: str, agent_id: str, files: 
          "folder_id": folder_id, "file_name": name, "is_open": False}
         for file_id, folder_id, name in files
     ]  # fmt: skip
-    await session.execute(insert(FileAgent).values(rows).on_conflict_do_nothing(index_elements=["agent_id", "file_id"]))
+    await session.execute(
+        insert(FileAgent).values(rows).on_conflict_do_nothing(index_elements=["agent_id", "file_id"])
+    )
 
 
 async def get_row(session: AsyncSession, org_id: str, agent_id: str, file_id: str) -> FileAgent:
     row = await session.scalar(
         select(FileAgent)
-        .where(FileAgent.organization_id == org_id, FileAgent.agent_id == agent_id, FileAgent.file_id == file_id)
+        .where(
+            FileAgent.organization_id == org_id, FileAgent.agent_id == agent_id, FileAgent.file_id == file_id
+        )
         .execution_options(populate_existing=True)
     )
     if row is None:
@@ -62,7 +68,11 @@ async def page_rows(
         after=after, before=before, limit=limit, descending=descending,
     )  # fmt: skip
     folder_ids = {r.folder_id for r in rows}
-    names = dict((await session.execute(select(Folder.id, Folder.name).where(Folder.id.in_(folder_ids)))).all()) if rows else {}
+    names = (
+        dict((await session.execute(select(Folder.id, Folder.name).where(Folder.id.in_(folder_ids)))).all())
+        if rows
+        else {}
+    )
     return [(r, names.get(r.folder_id, "")) for r in rows]
 
 
@@ -117,7 +127,11 @@ async def touch(session: AsyncSession, org_id: str, agent_id: str, file_ids: lis
     if file_ids:
         await session.execute(
             update(FileAgent)
-            .where(FileAgent.organization_id == org_id, FileAgent.agent_id == agent_id, FileAgent.file_id.in_(file_ids))
+            .where(
+                FileAgent.organization_id == org_id,
+                FileAgent.agent_id == agent_id,
+                FileAgent.file_id.in_(file_ids),
+            )
             .values(last_accessed_at=utcnow())
         )
 
@@ -125,7 +139,9 @@ async def touch(session: AsyncSession, org_id: str, agent_id: str, file_ids: lis
 async def remove_folder_rows(session: AsyncSession, org_id: str, agent_id: str, folder_id: str) -> None:
     await session.execute(
         delete(FileAgent).where(
-            FileAgent.organization_id == org_id, FileAgent.agent_id == agent_id, FileAgent.folder_id == folder_id
+            FileAgent.organization_id == org_id,
+            FileAgent.agent_id == agent_id,
+            FileAgent.folder_id == folder_id,
         )
     )
 

@@ -49,7 +49,9 @@ async def create_file(session: AsyncSession, org_id: str, new: NewFile) -> Folde
     return row
 
 
-async def get_file(session: AsyncSession, org_id: str, file_id: str, *, with_content: bool = False) -> FolderFile:
+async def get_file(
+    session: AsyncSession, org_id: str, file_id: str, *, with_content: bool = False
+) -> FolderFile:
     stmt = select(FolderFile).where(FolderFile.id == file_id, FolderFile.organization_id == org_id)
     if with_content:
         stmt = stmt.options(undefer(FolderFile.content))
@@ -67,7 +69,9 @@ async def find_file(session: AsyncSession, org_id: str, file_id: str) -> FolderF
 
 
 async def raw_bytes(session: AsyncSession, org_id: str, file_id: str) -> bytes:
-    raw = await session.scalar(select(FolderFile.raw).where(FolderFile.id == file_id, FolderFile.organization_id == org_id))
+    raw = await session.scalar(
+        select(FolderFile.raw).where(FolderFile.id == file_id, FolderFile.organization_id == org_id)
+    )
     if raw is None:
         raise NotFound("file", file_id)
     return raw
@@ -86,7 +90,9 @@ async def list_files(
     )  # fmt: skip
 
 
-async def files_named(session: AsyncSession, org_id: str, folder_id: str, original_file_name: str) -> list[FolderFile]:
+async def files_named(
+    session: AsyncSession, org_id: str, folder_id: str, original_file_name: str
+) -> list[FolderFile]:
     """Files of the folder uploaded under this original name, oldest first (duplicate handling)."""
     rows = await session.scalars(
         select(FolderFile)
@@ -100,7 +106,9 @@ async def files_named(session: AsyncSession, org_id: str, folder_id: str, origin
 async def file_name_taken(session: AsyncSession, org_id: str, folder_id: str, file_name: str) -> bool:
     found = await session.scalar(
         select(FolderFile.id).where(
-            FolderFile.organization_id == org_id, FolderFile.folder_id == folder_id, FolderFile.file_name == file_name
+            FolderFile.organization_id == org_id,
+            FolderFile.folder_id == folder_id,
+            FolderFile.file_name == file_name,
         )
     )
     return found is not None
@@ -137,7 +145,9 @@ async def set_status(
 
 async def store_content(session: AsyncSession, org_id: str, file_id: str, content: str) -> None:
     await session.execute(
-        update(FolderFile).where(FolderFile.id == file_id, FolderFile.organization_id == org_id).values(content=content)
+        update(FolderFile)
+        .where(FolderFile.id == file_id, FolderFile.organization_id == org_id)
+        .values(content=content)
     )
 
 
@@ -158,20 +168,30 @@ async def write_chunks(session: AsyncSession, org_id: str, file: FolderFile, chu
              "chunk_index": i, "text": text.replace("\x00", "")}
             for i, text in enumerate(chunks[start : start + 500], start=start)
         ]  # fmt: skip
-        await session.execute(insert(FilePassage).values(rows).on_conflict_do_nothing(index_elements=["file_id", "chunk_index"]))
+        await session.execute(
+            insert(FilePassage).values(rows).on_conflict_do_nothing(index_elements=["file_id", "chunk_index"])
+        )
 
 
-async def unembedded_chunks(session: AsyncSession, file_id: str, *, after_index: int, limit: int) -> list[FilePassage]:
+async def unembedded_chunks(
+    session: AsyncSession, file_id: str, *, after_index: int, limit: int
+) -> list[FilePassage]:
     rows = await session.scalars(
         select(FilePassage)
-        .where(FilePassage.file_id == file_id, FilePassage.chunk_index > after_index, FilePassage.embedding.is_(None))
+        .where(
+            FilePassage.file_id == file_id,
+            FilePassage.chunk_index > after_index,
+            FilePassage.embedding.is_(None),
+        )
         .order_by(FilePassage.chunk_index)
         .limit(limit)
     )
     return list(rows)
 
 
-async def store_embeddings(session: AsyncSession, vectors: dict[str, list[float]], *, embedding_model: str) -> None:
+async def store_embeddings(
+    session: AsyncSession, vectors: dict[str, list[float]], *, embedding_model: str
+) -> None:
     for passage_id, vector in vectors.items():
         await session.execute(
             update(FilePassage)
@@ -200,7 +220,13 @@ async def list_file_passages(session: AsyncSession, org_id: str, file_id: str) -
 
 
 async def nearest_passages(
-    session: AsyncSession, org_id: str, folder_ids: list[str], vector: list[float], *, embedding_model: str, limit: int
+    session: AsyncSession,
+    org_id: str,
+    folder_ids: list[str],
+    vector: list[float],
+    *,
+    embedding_model: str,
+    limit: int,
 ) -> list[tuple[FilePassage, float]]:
     """Exact nearest chunks among the folders' passages embedded by the same model, with cosine distance."""
     distance = FilePassage.embedding.cosine_distance(vector)
@@ -228,4 +254,3 @@ async def text_ranked_passages(
         .limit(limit)
     )  # fmt: skip
     return list(await session.scalars(stmt))
-

@@ -29,7 +29,9 @@ async def find_folder_by_name(session: AsyncSession, org_id: str, name: str) -> 
 
 
 async def get_folder(session: AsyncSession, org_id: str, folder_id: str) -> Folder:
-    folder = await session.scalar(select(Folder).where(Folder.id == folder_id, Folder.organization_id == org_id))
+    folder = await session.scalar(
+        select(Folder).where(Folder.id == folder_id, Folder.organization_id == org_id)
+    )
     if folder is None:
         raise NotFound("folder", folder_id)
     return folder
@@ -52,10 +54,16 @@ async def count_folders(session: AsyncSession, org_id: str) -> int:
     return int(await session.scalar(select(func.count()).where(Folder.organization_id == org_id)) or 0)
 
 
-async def update_folder(session: AsyncSession, org_id: str, folder_id: str, changes: dict[str, Any]) -> Folder:
+async def update_folder(
+    session: AsyncSession, org_id: str, folder_id: str, changes: dict[str, Any]
+) -> Folder:
     folder = await get_folder(session, org_id, folder_id)
     new_name = changes.get("name")
-    if new_name and new_name != folder.name and await find_folder_by_name(session, org_id, new_name) is not None:
+    if (
+        new_name
+        and new_name != folder.name
+        and await find_folder_by_name(session, org_id, new_name) is not None
+    ):
         raise Conflict(f"a folder named {new_name!r} already exists")
     for key, value in changes.items():
         setattr(folder, key, value)
@@ -72,14 +80,18 @@ async def delete_folder(session: AsyncSession, org_id: str, folder_id: str) -> N
 
 async def attach_folder(session: AsyncSession, org_id: str, agent_id: str, folder_id: str) -> None:
     await session.execute(
-        insert(AgentFolder).values(agent_id=agent_id, folder_id=folder_id, organization_id=org_id).on_conflict_do_nothing()
+        insert(AgentFolder)
+        .values(agent_id=agent_id, folder_id=folder_id, organization_id=org_id)
+        .on_conflict_do_nothing()
     )
 
 
 async def detach_folder(session: AsyncSession, org_id: str, agent_id: str, folder_id: str) -> None:
     await session.execute(
         delete(AgentFolder).where(
-            AgentFolder.agent_id == agent_id, AgentFolder.folder_id == folder_id, AgentFolder.organization_id == org_id
+            AgentFolder.agent_id == agent_id,
+            AgentFolder.folder_id == folder_id,
+            AgentFolder.organization_id == org_id,
         )
     )
 
@@ -93,7 +105,9 @@ async def agent_folder_ids(session: AsyncSession, org_id: str, agent_id: str) ->
     return list(rows)
 
 
-async def folders_of_agents(session: AsyncSession, org_id: str, agent_ids: list[str]) -> dict[str, list[Folder]]:
+async def folders_of_agents(
+    session: AsyncSession, org_id: str, agent_ids: list[str]
+) -> dict[str, list[Folder]]:
     """Each agent's folders in attach order, in one query (AgentState.sources)."""
     found: dict[str, list[Folder]] = {a: [] for a in agent_ids}
     if not agent_ids:
@@ -124,7 +138,9 @@ async def page_agent_folders(
     )  # fmt: skip
 
 
-async def folder_agent_ids(session: AsyncSession, org_id: str, folder_id: str, *, limit: int = 50, descending: bool = True) -> list[str]:
+async def folder_agent_ids(
+    session: AsyncSession, org_id: str, folder_id: str, *, limit: int = 50, descending: bool = True
+) -> list[str]:
     order = AgentFolder.created_at.desc() if descending else AgentFolder.created_at.asc()
     rows = await session.scalars(
         select(AgentFolder.agent_id)

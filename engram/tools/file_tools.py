@@ -45,13 +45,17 @@ def _range_text(start: int | None, end: int | None, length: int | None) -> str:
     return f" (lines {start}-{end})" if length is not None else f" (lines {start}-end)"
 
 
-async def open_files(ctx: ToolContext, file_requests: list[dict[str, Any]], close_all_others: bool = False) -> str:
+async def open_files(
+    ctx: ToolContext, file_requests: list[dict[str, Any]], close_all_others: bool = False
+) -> str:
     agent = await agent_store.get_agent(ctx.session, ctx.org_id, ctx.agent_id)
     max_open, _ = agent_file_limits(agent)
     if not file_requests:
         raise ValueError("No file requests provided. Please specify at least one file to open.")
     if len(file_requests) > max_open:
-        raise ValueError(f"Cannot open {len(file_requests)} files: exceeds configured maximum limit of {max_open} files")
+        raise ValueError(
+            f"Cannot open {len(file_requests)} files: exceeds configured maximum limit of {max_open} files"
+        )
     rows = {r.file_name: r for r in await _rows(ctx)}
     requested = [str((req or {}).get("file_name", "")) for req in file_requests]
     for name in requested:
@@ -69,16 +73,26 @@ async def open_files(ctx: ToolContext, file_requests: list[dict[str, Any]], clos
         offset, length = req.get("offset"), req.get("length")
         file = await file_store.get_file(ctx.session, ctx.org_id, row.file_id, with_content=True)
         if file.content is None:
-            raise ValueError(f"File {row.file_name} is still being processed ({file.processing_status}); try again shortly")
+            raise ValueError(
+                f"File {row.file_name} is still being processed ({file.processing_status}); try again shortly"
+            )
         lines = document_lines(file.content, row.file_name)
         view, start, end = render_view(lines, row.file_name, _int(offset), _int(length))
         before = (row.is_open, row.start_line, row.end_line)
         evicted += await open_files_store.open_row(ctx.session, row, view, start, end, max_open)
         summary = row.file_name + _range_text(start, end, _int(length))
         if before[0] and (before[1], before[2]) != (start, end):
-            summary += " (previously full file)" if before[1] is None else f" (previously lines {before[1]}-{before[2]})"
+            summary += (
+                " (previously full file)"
+                if before[1] is None
+                else f" (previously lines {before[1]}-{before[2]})"
+            )
         summaries.append(summary)
-    text = f"* Opened {summaries[0]}" if len(summaries) == 1 else f"* Opened {len(summaries)} files: {', '.join(summaries)}"
+    text = (
+        f"* Opened {summaries[0]}"
+        if len(summaries) == 1
+        else f"* Opened {len(summaries)} files: {', '.join(summaries)}"
+    )
     if others_closed:
         text += f"\nNote: Closed {len(others_closed)} file(s) due to close_all_others=True: {', '.join(others_closed)}"
     evicted = [n for n in dict.fromkeys(evicted) if n not in requested]
@@ -103,7 +117,11 @@ def _name_filter(include: str | None) -> re.Pattern[str] | None:
 
 
 async def grep_files(
-    ctx: ToolContext, pattern: str, include: str | None = None, context_lines: int | None = 1, offset: int | None = 0
+    ctx: ToolContext,
+    pattern: str,
+    include: str | None = None,
+    context_lines: int | None = 1,
+    offset: int | None = 0,
 ) -> str:
     if not pattern or len(pattern) > MAX_PATTERN_CHARS:
         raise ValueError(f"Pattern must be between 1 and {MAX_PATTERN_CHARS} characters")
@@ -141,8 +159,16 @@ def _grep_report(pattern: str, matches: list[tuple[str, int, list[str]]], offset
     for name, _, _ in matches:
         per_file[name] = per_file.get(name, 0) + 1
     page = matches[offset : offset + GREP_PAGE]
-    shown = f"showing matches {offset + 1}-{offset + len(page)} of {total}" if page else f"offset {offset} is past the last match"
-    out = [f"Found {total} total matches across {len(per_file)} files ({shown})", "=" * 80, "Files with matches:"]
+    shown = (
+        f"showing matches {offset + 1}-{offset + len(page)} of {total}"
+        if page
+        else f"offset {offset} is past the last match"
+    )
+    out = [
+        f"Found {total} total matches across {len(per_file)} files ({shown})",
+        "=" * 80,
+        "Files with matches:",
+    ]
     out += [f"  - {name}: {count} matches" for name, count in sorted(per_file.items(), key=lambda kv: -kv[1])]
     for name, index, lines in page:
         out += ["", f"=== {name}:{index + 1} ==="]
@@ -156,7 +182,9 @@ def _grep_report(pattern: str, matches: list[tuple[str, int, list[str]]], offset
     return "\n".join(out)
 
 
-async def _vector_ranked(ctx: ToolContext, folders: list[Folder], query: str) -> list[tuple[FilePassage, float]]:
+async def _vector_ranked(
+    ctx: ToolContext, folders: list[Folder], query: str
+) -> list[tuple[FilePassage, float]]:
     """Nearest passages per embedding model in use by the folders (vectors of different models never mix)."""
     found: list[tuple[FilePassage, float]] = []
     for handle in sorted({f.embedding for f in folders}):
@@ -180,7 +208,11 @@ async def semantic_search_files(ctx: ToolContext, query: str, limit: int | None 
     folder_ids = await folder_store.agent_folder_ids(ctx.session, ctx.org_id, ctx.agent_id)
     folders = [await folder_store.get_folder(ctx.session, ctx.org_id, f) for f in folder_ids]
     vector_hits = [p for p, _ in await _vector_ranked(ctx, folders, query)] if folders else []
-    text_hits = await file_store.text_ranked_passages(ctx.session, ctx.org_id, folder_ids, query, limit=CANDIDATES) if folders else []
+    text_hits = (
+        await file_store.text_ranked_passages(ctx.session, ctx.org_id, folder_ids, query, limit=CANDIDATES)
+        if folders
+        else []
+    )
     scores: dict[str, float] = {}
     by_id: dict[str, FilePassage] = {}
     for hits in (vector_hits, text_hits):

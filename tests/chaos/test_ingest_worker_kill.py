@@ -75,7 +75,9 @@ async def test_worker_killed_mid_embedding_resumes_and_stores_each_chunk_once(lo
         killed_at = (await _file(loop, file_id)).chunks_embedded or 0
         assert 0 < killed_at < (file.total_chunks or 0), "the kill did not land mid-file"
         second = _spawn(loop, task_queue)
-        outcome = await asyncio.wait_for(loop.client.get_workflow_handle(ingest_workflow_id(file_id)).result(), 90)
+        outcome = await asyncio.wait_for(
+            loop.client.get_workflow_handle(ingest_workflow_id(file_id)).result(), 90
+        )
     finally:
         for proc in (first, second):
             if proc is not None and proc.poll() is None:
@@ -92,4 +94,5 @@ async def test_worker_killed_mid_embedding_resumes_and_stores_each_chunk_once(lo
     history = await loop.client.get_workflow_handle(ingest_workflow_id(file_id)).fetch_history()
     replayer = Replayer(workflows=[FileIngestWorkflow], data_converter=pydantic_data_converter,
                         workflow_runner=workflow_runner())  # fmt: skip
-    await replayer.replay_workflow(history)  # the history with the retried embed step replays deterministically
+    # The history, with the embed step retried after the kill, replays deterministically.
+    await replayer.replay_workflow(history)

@@ -20,7 +20,15 @@ from engram.config import Settings
 from engram.runtime.files_cmd import upload_files
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "letta-tests-data"  # beside the checkout
-TEXT_FILES = ("long_test.txt", "memgpt_paper.pdf", "philosophical_question.txt", "test.csv", "test.json", "test.md", "test.txt")
+TEXT_FILES = (
+    "long_test.txt",
+    "memgpt_paper.pdf",
+    "philosophical_question.txt",
+    "test.csv",
+    "test.json",
+    "test.md",
+    "test.txt",
+)
 IMAGE = "Camponotus_flavomarginatus_ant.jpg"
 UPLOAD_LIMIT = 2_000_000
 
@@ -29,7 +37,11 @@ UPLOAD_LIMIT = 2_000_000
 def settings(settings: Settings) -> Settings:
     """Small embedding batches with a pause, so a long file stays in `embedding` long enough to be deleted."""
     return settings.model_copy(
-        update={"file_embed_batch_size": 4, "file_embed_batch_pause_s": 0.05, "max_upload_bytes": UPLOAD_LIMIT}
+        update={
+            "file_embed_batch_size": 4,
+            "file_embed_batch_pause_s": 0.05,
+            "max_upload_bytes": UPLOAD_LIMIT,
+        }
     )
 
 
@@ -45,7 +57,9 @@ def wait_done(letta: Letta, folder_id: str, file_id: str, timeout_s: float = 90.
 @pytest.fixture(scope="module")
 def library(letta: Letta, worker_running: None) -> tuple[str, dict[str, str]]:  # noqa: ARG001
     """A folder holding every file of Letta's test data, ingested: (folder id, file name -> file id)."""
-    folder = letta.folders.create(name="library", description="Letta's test documents", instructions="Cite files.")
+    folder = letta.folders.create(
+        name="library", description="Letta's test documents", instructions="Cite files."
+    )
     uploaded = {}
     for name in (*TEXT_FILES, IMAGE):
         with open(DATA / name, "rb") as handle:
@@ -68,7 +82,9 @@ def test_every_test_file_ends_with_a_clear_outcome(letta: Letta, library: tuple[
         assert file.total_chunks and file.chunks_embedded == file.total_chunks, name
     image = listed[IMAGE]
     assert image.processing_status == "error" and "No text extracted" in (image.error_message or "")
-    paper = letta.folders.files.retrieve(uploaded["memgpt_paper.pdf"], folder_id=folder_id, include_content=True)
+    paper = letta.folders.files.retrieve(
+        uploaded["memgpt_paper.pdf"], folder_id=folder_id, include_content=True
+    )
     assert "virtual context management" in (paper.content or "")
 
 
@@ -85,11 +101,17 @@ def _tool_output(letta: Letta, agent_id: str, text: str) -> str:
     return returns[0].tool_return
 
 
-def test_unsupported_or_unreadable_files_end_in_error_with_the_reason(letta: Letta, worker_running: None) -> None:  # noqa: ARG001
+def test_unsupported_or_unreadable_files_end_in_error_with_the_reason(
+    letta: Letta,
+    worker_running: None,  # noqa: ARG001
+) -> None:
     folder = letta.folders.create(name="bad-input")
     cases = {
-        ("report.docx", b"PK\x03\x04 not really a document",
-         "application/vnd.openxmlformats-officedocument.wordprocessingml.document"): "Unsupported file type",
+        (
+            "report.docx",
+            b"PK\x03\x04 not really a document",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ): "Unsupported file type",
         ("broken.pdf", b"%PDF-1.4 this is not a pdf body", "application/pdf"): "not a readable PDF",
         ("blob.txt", b"\x00\x01\x02binary\x00", "text/plain"): "binary data",
         ("empty.md", b"  \n\n ", "text/markdown"): "is empty",
@@ -97,7 +119,10 @@ def test_unsupported_or_unreadable_files_end_in_error_with_the_reason(letta: Let
     for (name, body, mime), reason in cases.items():
         uploaded = letta.folders.files.upload(folder.id, file=(name, body, mime))
         file = wait_done(letta, folder.id, uploaded.id)
-        assert file.processing_status == "error" and reason in (file.error_message or ""), (name, file.error_message)
+        assert file.processing_status == "error" and reason in (file.error_message or ""), (
+            name,
+            file.error_message,
+        )
 
 
 def test_agent_greps_and_searches_known_lines(letta: Letta, library: tuple[str, dict[str, str]]) -> None:
@@ -108,7 +133,9 @@ def test_agent_greps_and_searches_known_lines(letta: Letta, library: tuple[str, 
     assert grep.startswith("Found ") and "library/long_test.txt" in grep and "> 1: Enrico Letta" in grep
     paper = _tool_output(letta, agent_id, "find virtual context management")
     assert "=== library/memgpt_paper.pdf:" in paper
-    semantic = _tool_output(letta, agent_id, "search files for hierarchical memory systems in operating systems")
+    semantic = _tool_output(
+        letta, agent_id, "search files for hierarchical memory systems in operating systems"
+    )
     assert semantic.startswith("Found ") and "library/memgpt_paper.pdf (passage #1)" in semantic
     bad = _tool_output(letta, agent_id, "grep (unclosed")
     assert "Invalid regex pattern" in bad
@@ -116,18 +143,26 @@ def test_agent_greps_and_searches_known_lines(letta: Letta, library: tuple[str, 
 
 def test_file_tool_arguments_page_filter_and_range(letta: Letta, library: tuple[str, dict[str, str]]) -> None:
     agent_id = _agent_with_library(letta, library)
-    page = _tool_output(letta, agent_id, 'call grep_files {"pattern": "letta", "include": "*.txt", "offset": 20, '
-                                         '"context_lines": 0}')
+    page = _tool_output(
+        letta,
+        agent_id,
+        'call grep_files {"pattern": "letta", "include": "*.txt", "offset": 20, "context_lines": 0}',
+    )
     assert "(showing matches 21-40 of " in page and "  - library/long_test.txt:" in page
     assert "test.md" not in page and 'grep_files(pattern="letta", offset=40)' in page
-    ranged = _tool_output(letta, agent_id, 'call open_files {"file_requests": [{"file_name": "library/long_test.txt", '
-                                           '"offset": 10, "length": 5}]}')
+    ranged = _tool_output(
+        letta,
+        agent_id,
+        'call open_files {"file_requests": [{"file_name": "library/long_test.txt", '
+        '"offset": 10, "length": 5}]}',
+    )
     assert ranged.startswith("* Opened library/long_test.txt (lines 11-15)")
     [row] = [f for f in letta.agents.files.list(agent_id) if f.file_name == "library/long_test.txt"]
     assert (row.is_open, row.start_line, row.end_line) == (True, 11, 15)
     assert (row.visible_content or "").startswith("[Viewing lines 11 to 15 (out of 338 lines)]\n11: ")
-    past_end = _tool_output(letta, agent_id, 'call open_files {"file_requests": [{"file_name": "library/test.txt", '
-                                             '"offset": 5}]}')
+    past_end = _tool_output(
+        letta, agent_id, 'call open_files {"file_requests": [{"file_name": "library/test.txt", "offset": 5}]}'
+    )
     assert "has only 1 lines, but requested offset 6 is out of range" in past_end
     unknown = _tool_output(letta, agent_id, "open nothing-here.txt")
     assert "File 'nothing-here.txt' not found. Available files:" in unknown
@@ -179,7 +214,11 @@ def test_open_files_are_rendered_and_evicted_least_recently_used_first(
     assert "<directories>" in prompt and "- max_files_open=2" in prompt and "- current_files_open=2" in prompt
     assert '<directory name="library">' in prompt and "<instructions>\nCite files.\n</instructions>" in prompt
     assert '<file status="open" name="library/long_test.txt">' in prompt
-    assert "[Viewing file start (out of " in prompt and "1: Enrico Letta" in prompt and "...[TRUNCATED]" in prompt
+    assert (
+        "[Viewing file start (out of " in prompt
+        and "1: Enrico Letta" in prompt
+        and "...[TRUNCATED]" in prompt
+    )
     assert '<file status="closed" name="library/test.md">' in prompt and "- chars_limit=400" in prompt
     opened_by_tool = _tool_output(letta, agent_id, "open test.md")
     assert opened_by_tool.startswith("* Opened library/test.md") and "least recently used" in opened_by_tool
@@ -198,7 +237,9 @@ def test_upload_over_the_limit_is_413_and_stores_nothing(letta: Letta) -> None:
 
 
 def test_deleting_a_file_mid_ingestion_cancels_it_and_removes_its_passages(
-    letta: Letta, settings: Settings, worker_running: None  # noqa: ARG001
+    letta: Letta,
+    settings: Settings,
+    worker_running: None,  # noqa: ARG001
 ) -> None:
     folder = letta.folders.create(name="short-lived")
     file = letta.folders.files.upload(folder.id, file=DATA / "long_test.txt")
@@ -226,5 +267,9 @@ def test_cli_upload_shows_each_file_until_it_is_done(live_url: str, worker_runni
     code = upload_files(live_url, None, "cli-docs", [DATA / "test.md", DATA / IMAGE], out=out, poll_s=0.05)
     lines = out.getvalue().splitlines()
     assert code == 1  # the image cannot be read
-    assert any(re.fullmatch(r"cli-docs/test\.md\s+\[#{24}\]\s+(\d+)/\1\s+chunks  completed", line) for line in lines), lines
-    assert any(line.startswith(f"cli-docs/{IMAGE}") and "error: No text extracted" in line for line in lines), lines
+    assert any(
+        re.fullmatch(r"cli-docs/test\.md\s+\[#{24}\]\s+(\d+)/\1\s+chunks  completed", line) for line in lines
+    ), lines
+    assert any(
+        line.startswith(f"cli-docs/{IMAGE}") and "error: No text extracted" in line for line in lines
+    ), lines

@@ -40,9 +40,13 @@ class Folder(OrgMixin, TimestampMixin, Base):
     description: Mapped[str | None] = mapped_column(Text)
     instructions: Mapped[str | None] = mapped_column(Text)
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata")
-    embedding: Mapped[str] = mapped_column(String(200), doc="embedding handle the folder's passages are made with")
+    embedding: Mapped[str] = mapped_column(
+        String(200), doc="embedding handle the folder's passages are made with"
+    )
     embedding_config: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    embedding_chunk_size: Mapped[int] = mapped_column(Integer, default=300, doc="chunk size in tokens (Letta's)")
+    embedding_chunk_size: Mapped[int] = mapped_column(
+        Integer, default=300, doc="chunk size in tokens (Letta's)"
+    )
 
 
 class FolderFile(OrgMixin, TimestampMixin, Base):
@@ -92,7 +96,9 @@ class AgentFolder(Base):
     __tablename__ = "agent_folders"
 
     agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
-    folder_id: Mapped[str] = mapped_column(ForeignKey("folders.id", ondelete="CASCADE"), primary_key=True, index=True)
+    folder_id: Mapped[str] = mapped_column(
+        ForeignKey("folders.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
     organization_id: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
 
@@ -101,7 +107,10 @@ class FileAgent(OrgMixin, TimestampMixin, Base):
     """What one agent sees of one file: open or closed, the visible window, when it last touched it (LRU)."""
 
     __tablename__ = "file_agents"
-    __table_args__ = (UniqueConstraint("agent_id", "file_id"), Index("ix_file_agents_agent_open", "agent_id", "is_open"))
+    __table_args__ = (
+        UniqueConstraint("agent_id", "file_id"),
+        Index("ix_file_agents_agent_open", "agent_id", "is_open"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
@@ -110,6 +119,8 @@ class FileAgent(OrgMixin, TimestampMixin, Base):
     file_name: Mapped[str] = mapped_column(String(1000))
     is_open: Mapped[bool] = mapped_column(default=False)
     visible_content: Mapped[str | None] = mapped_column(Text)
-    start_line: Mapped[int | None] = mapped_column(Integer, doc="1-based first visible line, None = whole file")
+    start_line: Mapped[int | None] = mapped_column(
+        Integer, doc="1-based first visible line, None = whole file"
+    )
     end_line: Mapped[int | None] = mapped_column(Integer)
     last_accessed_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
