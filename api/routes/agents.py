@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
@@ -13,7 +13,7 @@ from api.routes import sleeptime as sleeptime_routes
 from api.routes._paths import clamp_limit, collection
 from api.schemas.agents import AgentStateOut, CreateAgent, UpdateAgent
 from api.schemas.common import DeleteResponse, Order, is_descending
-from api.schemas.folders import FolderOut
+from api.schemas.folders import FolderOut, file_blocks
 from api.schemas.models import llm_config
 from api.workflow_client import disable_agent
 from engram import sleeptime
@@ -22,8 +22,9 @@ from engram.embed.registry import embedding_config
 from engram.files import attachment
 from engram.store import agents as agent_store
 from engram.store import messages as message_store
+from engram.store.file_agents import rows_of_agents as file_agent_rows
 from engram.store.folders import folders_of_agents
-from engram.store.models import Agent, Folder, SleeptimeGroup
+from engram.store.models import Agent, SleeptimeGroup
 
 router = APIRouter(tags=["agents"])
 
@@ -33,7 +34,7 @@ async def render_agent(session: AsyncSession, org_id: str, agent: Agent) -> Agen
     blocks, tools = await agent_store.load_relations(session, org_id, [agent.id])
     state = AgentStateOut.from_domain(agent, blocks[agent.id], tools[agent.id])
     state.message_ids = await in_context_message_ids(session, agent)
-    state.sources = _sources((await folders_of_agents(session, org_id, [agent.id]))[agent.id])
+    await _with_folders(session, org_id, [agent], [state])
     _with_group(state, (await sleeptime.groups_of(session, org_id, [agent.id])).get(agent.id))
     return state
 
@@ -45,9 +46,14 @@ def _with_group(state: AgentStateOut, group: SleeptimeGroup | None) -> AgentStat
     return state
 
 
-def _sources(folders: list[Folder]) -> list[dict[str, Any]]:
-    """Attached folders in Letta's Source shape (`AgentState.sources`, required by the SDK)."""
-    return [FolderOut.from_domain(f).model_dump(mode="json") for f in folders]
+async def _with_folders(session: AsyncSession, org_id: str, agents: list[Agent], states: list[AgentStateOut]) -> None:
+    """`sources` (attached folders, Letta's Source shape) and `memory.file_blocks` (what each agent sees of
+    their files), in two queries for any number of agents."""
+    ids = [a.id for a in agents]
+    folders, rows = await folders_of_agents(session, org_id, ids), await file_agent_rows(session, org_id, ids)
+    for agent, state in zip(agents, states, strict=True):
+        state.sources = [FolderOut.from_domain(f).model_dump(mode="json") for f in folders[agent.id]]
+        state.memory.file_blocks = file_blocks(agent, rows[agent.id])
 
 
 async def in_context_message_ids(session: AsyncSession, agent: Agent) -> list[str]:
@@ -59,10 +65,8 @@ async def in_context_message_ids(session: AsyncSession, agent: Agent) -> list[st
 async def render_agents(session: AsyncSession, org_id: str, agents: list[Agent]) -> list[AgentStateOut]:
     blocks, tools = await agent_store.load_relations(session, org_id, [a.id for a in agents])
     groups = await sleeptime.groups_of(session, org_id, [a.id for a in agents])
-    folders = await folders_of_agents(session, org_id, [a.id for a in agents])
     states = [_with_group(AgentStateOut.from_domain(a, blocks[a.id], tools[a.id]), groups.get(a.id)) for a in agents]
-    for state in states:
-        state.sources = _sources(folders[state.id])
+    await _with_folders(session, org_id, agents, states)
     return states
 
 

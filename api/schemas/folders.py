@@ -8,7 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from api.schemas.common import LettaRequest
-from engram.store.models import FileAgent, Folder, FolderFile
+from engram.files.attachment import agent_file_limits
+from engram.store.models import Agent, FileAgent, Folder, FolderFile
 
 
 class CreateFolder(LettaRequest):
@@ -138,6 +139,19 @@ class AgentFilesPage(BaseModel):
     files: list[AgentFileOut]
     next_cursor: str | None = None
     has_more: bool = False
+
+
+def file_blocks(agent: Agent, rows: list[FileAgent]) -> list[dict[str, Any]]:
+    """`AgentState.memory.file_blocks`: one read-only block per attached file (value = the visible window)."""
+    _, char_limit = agent_file_limits(agent)
+    return [
+        {
+            "id": row.id, "file_id": row.file_id, "source_id": row.folder_id, "is_open": row.is_open,
+            "label": row.file_name, "value": row.visible_content or "", "limit": char_limit, "read_only": True,
+            "last_accessed_at": row.last_accessed_at.isoformat() if row.last_accessed_at else None,
+        }
+        for row in rows
+    ]  # fmt: skip
 
 
 class CloseResponse(BaseModel):

@@ -54,6 +54,22 @@ async def agent_rows(session: AsyncSession, org_id: str, agent_id: str) -> list[
     return list(rows)
 
 
+async def rows_of_agents(
+    session: AsyncSession, org_id: str, agent_ids: list[str]
+) -> dict[str, list[FileAgent]]:
+    """Each agent's file rows, oldest first, in one query (AgentState.memory.file_blocks)."""
+    found: dict[str, list[FileAgent]] = {a: [] for a in agent_ids}
+    if agent_ids:
+        rows = await session.scalars(
+            select(FileAgent)
+            .where(FileAgent.organization_id == org_id, FileAgent.agent_id.in_(agent_ids))
+            .order_by(FileAgent.created_at, FileAgent.id)
+        )
+        for row in rows:
+            found[row.agent_id].append(row)
+    return found
+
+
 async def page_rows(
     session: AsyncSession, org_id: str, agent_id: str, *, is_open: bool | None = None, after: str | None = None,
     before: str | None = None, limit: int = 100, descending: bool = True,

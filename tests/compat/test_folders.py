@@ -210,6 +210,9 @@ def test_open_files_are_rendered_and_evicted_least_recently_used_first(
     assert letta.agents.files.open(uploaded["long_test.txt"], agent_id=agent_id) == ["library/test.md"]
     opened = {f.file_name for f in letta.agents.files.list(agent_id, is_open=True)}
     assert opened == {"library/test.json", "library/long_test.txt"}
+    blocks = letta.agents.retrieve(agent_id).memory.file_blocks or []
+    assert {b.label for b in blocks if b.is_open} == opened and len(blocks) == len(uploaded)
+    assert all(b.value.startswith("[Viewing file start") for b in blocks if b.is_open)
     prompt = httpx.post(f"{live_url}/v1/agents/{agent_id}/recompile").text
     assert "<directories>" in prompt and "- max_files_open=2" in prompt and "- current_files_open=2" in prompt
     assert '<directory name="library">' in prompt and "<instructions>\nCite files.\n</instructions>" in prompt
