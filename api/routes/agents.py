@@ -112,8 +112,15 @@ async def list_agents(
 
 
 @router.get("/agents/{agent_id}", response_model=AgentStateOut)
-async def retrieve_agent(agent: AgentDep, session: SessionDep, actor: ActorDep) -> AgentStateOut:
-    return await render_agent(session, actor.org_id, agent)
+async def retrieve_agent(
+    agent: AgentDep, session: SessionDep, actor: ActorDep, include: Annotated[list[str] | None, Query()] = None
+) -> AgentStateOut:
+    state = await render_agent(session, actor.org_id, agent)
+    if include and "agent.pending_approval" in include:
+        from engram.tools.approvals import pending_request_message
+
+        state.pending_approval = await pending_request_message(session, actor.org_id, agent.id)
+    return state
 
 
 @router.patch("/agents/{agent_id}", response_model=AgentStateOut)

@@ -154,20 +154,24 @@ async def delete_conversation(
 async def cancel_conversation(
     conversation_id: str,
     session: SessionDep,
+    sessions: SessionsDep,
     actor: ActorDep,
     temporal: TemporalDep,
     agent_id: str | None = None,
 ) -> JSONResponse:
     from api import workflow_client
+    from api.approvals import cancel_pending_approval
 
     thread = await resolve_thread(session, actor.org_id, conversation_id, agent_id)
     active = await conv_store.active_runs(session, actor.org_id, thread.agent_id, thread.conversation_id)
-    if not active:
+    # A tool call waiting for approval in this thread is denied too (api/approvals.py).
+    waited = await cancel_pending_approval(sessions, temporal, actor.org_id, thread.agent_id, thread.conversation_id)
+    if not active and waited is None:
         raise Conflict(f"CONFLICT: No active runs to cancel for conversation {conversation_id}")
     for run in active:
         await workflow_client.cancel_run(temporal, agent_id=thread.agent_id, run_id=run.id,
                                          conversation_id=thread.conversation_id)  # fmt: skip
-    return JSONResponse({run.id: "cancelled" for run in active})
+    return JSONResponse({**{run.id: "cancelled" for run in active}, **({waited: "cancelled"} if waited else {})})
 
 
 @router.post(

@@ -49,6 +49,7 @@ class AgentStateOut(BaseModel):
     message_buffer_autoclear: bool = False
     enable_sleeptime: bool = False
     managed_group: dict[str, Any] | None = None  # the sleep-time group this agent manages (Letta ManagedGroup)
+    pending_approval: dict[str, Any] | None = None  # with include=agent.pending_approval: what waits for the client
     multi_agent_group: dict[str, Any] | None = None  # deprecated Letta alias of managed_group
     identities: list[Any] = Field(default_factory=list)
     identity_ids: list[str] = Field(default_factory=list)

@@ -300,3 +300,18 @@ async def mark_request_cancelled(session: AsyncSession, org_id: str, run_id: str
         .where(Run.id == run_id, Run.organization_id == org_id, Run.stop_reason == "requires_approval")
         .values(status="cancelled", stop_reason="cancelled")
     )
+
+
+async def pending_request_message(
+    session: AsyncSession, org_id: str, agent_id: str, conversation_id: str | None = None
+) -> dict[str, Any] | None:
+    """The approval_request_message the thread waits on (AgentState.pending_approval), or None."""
+    from engram.letta_messages import to_letta_messages
+    from engram.store import messages as message_store
+
+    pending = await find_pending(session, org_id, agent_id, conversation_id)
+    if pending is None:
+        return None
+    row = await message_store.get_message(session, org_id, pending.message_id)
+    found = [m for m in to_letta_messages(row) if m["message_type"] == "approval_request_message"]
+    return found[0] if found else None

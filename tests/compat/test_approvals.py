@@ -53,7 +53,9 @@ def test_approve_runs_the_tool_and_the_turn_goes_on(letta: Letta) -> None:
     agent_id = _agent(letta)
     run_id, call_id = _asked(letta, agent_id)
     assert letta.runs.retrieve(run_id).stop_reason == "requires_approval"
-    assert letta.agents.retrieve(agent_id).last_stop_reason == "requires_approval"
+    waiting = letta.agents.retrieve(agent_id, include=["agent.pending_approval"])
+    assert waiting.last_stop_reason == "requires_approval"
+    assert waiting.pending_approval and waiting.pending_approval.tool_call.tool_call_id == call_id
     assert _passages(letta, agent_id) == []  # nothing ran yet
 
     with pytest.raises(ConflictError, match="approve or deny the pending request") as busy:
@@ -69,6 +71,7 @@ def test_approve_runs_the_tool_and_the_turn_goes_on(letta: Letta) -> None:
     assert "archival_memory_insert returned" in done.messages[-1].content
     assert done.stop_reason.stop_reason == "end_turn" and done.usage.run_ids != [run_id]
     assert _passages(letta, agent_id) == ["the vault code is 4711"]
+    assert letta.agents.retrieve(agent_id, include=["agent.pending_approval"]).pending_approval is None
 
     history = list(letta.agents.messages.list(agent_id, order="asc"))
     kinds = [m.message_type for m in history]
@@ -162,3 +165,22 @@ def test_turning_approval_off_runs_the_tool_directly(letta: Letta) -> None:
     assert done.stop_reason.stop_reason == "end_turn"
     assert [m.message_type for m in done.messages][:2] == ["reasoning_message", "tool_call_message"]
     assert json.loads(done.messages[1].tool_call.arguments) == {"content": "the vault code is 4711"}
+
+
+def test_a_conversation_waits_on_its_own_and_its_cancel_denies(letta: Letta) -> None:
+    agent_id = _agent(letta)
+    conv = letta.conversations.create(agent_id=agent_id)
+    chunks = [c for c in letta.conversations.messages.create(conv.id, input=ASK) if c.message_type != "ping"]
+    [request] = [c for c in chunks if c.message_type == "approval_request_message"]
+    assert [c.stop_reason for c in chunks if c.message_type == "stop_reason"] == ["requires_approval"]
+    # The agent's own thread is not blocked by the conversation's pending call, and vice versa.
+    assert letta.agents.messages.create(agent_id, input="hi").stop_reason.stop_reason == "end_turn"
+    with pytest.raises(ConflictError, match="PENDING_APPROVAL"):
+        list(letta.conversations.messages.create(conv.id, input="and now?"))
+    cancelled = letta.conversations.cancel(conv.id)
+    assert list(cancelled.values()) == ["cancelled"]
+    after = [c for c in letta.conversations.messages.create(conv.id, input="and now?") if c.message_type != "ping"]
+    assert [c.stop_reason for c in after if c.message_type == "stop_reason"] == ["end_turn"]
+    history = list(letta.conversations.messages.list(conv.id, order="asc").items)
+    denied = [m for m in history if m.message_type == "tool_return_message"]
+    assert denied[0].tool_call_id == request.tool_call.tool_call_id and denied[0].status == "error"
