@@ -114,6 +114,12 @@ async def find_pending(
     )
     if row is None or not marked_calls(row):
         return None
+    from engram.store import agents as agent_store
+    from engram.store.conversations import context_holder
+
+    holder = await context_holder(session, await agent_store.get_agent(session, org_id, agent_id), conversation_id)
+    if row.position < (holder.context_start_position or 0):
+        return None  # the context was reset past it: nothing waits any more
     ids = [c["id"] for c in row.tool_calls or []]
     answered = set(
         await session.scalars(

@@ -184,3 +184,23 @@ def test_a_conversation_waits_on_its_own_and_its_cancel_denies(letta: Letta) -> 
     history = list(letta.conversations.messages.list(conv.id, order="asc").items)
     denied = [m for m in history if m.message_type == "tool_return_message"]
     assert denied[0].tool_call_id == request.tool_call.tool_call_id and denied[0].status == "error"
+
+
+def test_heartbeat_agent_approval_with_a_user_message_alongside(letta: Letta) -> None:
+    agent = letta.agents.create(name="approver-v2", model="engram/offline", agent_type="memgpt_v2_agent",
+                                tools=["archival_memory_insert"])  # fmt: skip
+    letta.agents.tools.update_approval("archival_memory_insert", agent_id=agent.id, body_requires_approval=True)
+    _, call_id = _asked(letta, agent.id)
+    answer = [*_approval(call_id, True), {"type": "message", "role": "user", "content": "thanks, that is all"}]
+    done = letta.agents.messages.create(agent.id, messages=answer)  # type: ignore[arg-type]
+    assert done.messages[0].message_type == "tool_return_message" and done.messages[0].status == "success"
+    assert done.stop_reason.stop_reason == "end_turn"
+    assert [m for m in done.messages if m.message_type == "assistant_message"]
+    assert _passages(letta, agent.id) == ["the vault code is 4711"]
+
+
+def test_reset_messages_drops_what_waited(letta: Letta) -> None:
+    agent_id = _agent(letta)
+    _asked(letta, agent_id)
+    letta.agents.messages.reset(agent_id)
+    assert letta.agents.messages.create(agent_id, input="fresh start").stop_reason.stop_reason == "end_turn"
