@@ -90,9 +90,7 @@ def to_letta_messages(
     waiting = [(i, c) for i, c in enumerate(row.tool_calls or []) if c.get(APPROVAL_MARKER)]
     for i, call in enumerate(row.tool_calls or []):
         if call.get(APPROVAL_MARKER):
-            if i == waiting[0][0]:  # one approval_request_message for every call that waits, where the first was
-                out.append(approval_request_message(row, waiting))
-            continue
+            continue  # one approval_request_message for every call that waits, after the others (Letta's order)
         name = call.get("function", {}).get("name")
         if use_assistant_message and name == assistant_message_tool_name:
             said = assistant_kwarg(call.get("function", {}).get("arguments", ""), assistant_message_tool_kwarg)
@@ -100,6 +98,8 @@ def to_letta_messages(
                 out.append({**_base(row, "assistant_message", TOOL_CALL_SUB + i), "content": said})
                 continue
         out.append(tool_call_message(row, i, call))
+    if waiting:
+        out.append(approval_request_message(row, waiting))
     return out
 
 
