@@ -204,3 +204,17 @@ def test_reset_messages_drops_what_waited(letta: Letta) -> None:
     _asked(letta, agent_id)
     letta.agents.messages.reset(agent_id)
     assert letta.agents.messages.create(agent_id, input="fresh start").stop_reason.stop_reason == "end_turn"
+
+
+SECRET = 'def secret_code(text: str) -> str:\n    """Make a secret code.\n\n    Args:\n        text: The input.\n    """\n    return text[::-1]\n'
+
+
+def test_a_custom_tool_with_default_requires_approval(letta: Letta) -> None:
+    tool = letta.tools.upsert(source_code=SECRET, default_requires_approval=True)
+    agent = letta.agents.create(name="approver-custom", model="engram/offline", tool_ids=[tool.id])
+    _, call_id = _asked(letta, agent.id, 'call secret_code {"text": "abc"}')
+    done = letta.agents.messages.create(agent.id, messages=_approval(call_id, True))  # type: ignore[arg-type]
+    assert (done.messages[0].tool_return, done.messages[0].status) == ("cba", "success")  # ran in the sandbox
+    letta.agents.tools.update_approval("secret_code", agent_id=agent.id, body_requires_approval=False)
+    direct = letta.agents.messages.create(agent.id, input='call secret_code {"text": "xyz"}')
+    assert direct.stop_reason.stop_reason == "end_turn" and "secret_code returned: zyx" in direct.messages[-1].content
