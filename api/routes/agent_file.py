@@ -12,7 +12,7 @@ from api.deps import ActorDep, AgentDep, SessionDep, SettingsDep
 from api.routes.agents import refresh_system_message
 from api.schemas.agents import ImportResponse
 from api.schemas.models import llm_config
-from engram.agent_file import ImportOptions, export_agent, import_agent_file, parse_agent_file
+from engram.agent_file import AgentFileError, ImportOptions, export_agent, import_agent_file, parse_agent_file
 from engram.embed.registry import embedding_config
 from engram.errors import InvalidInput, PayloadTooLarge
 
@@ -27,7 +27,7 @@ async def export_agent_file(
 ) -> Response:  # fmt: skip
     """The SDK returns this body verbatim as a string (`cast_to=str`), so it is the document itself."""
     if use_legacy_format:
-        raise InvalidInput("the legacy (v1) agent file format is not supported; export the v2 format")
+        raise AgentFileError("the legacy (v1) agent file format is not supported; export the v2 format")
     doc = await export_agent(session, actor.org_id, agent.id, include_messages=not scrub_messages)
     return Response(json.dumps(doc, default=str), media_type="application/json")
 

@@ -112,6 +112,8 @@ def test_import_rejects_garbage_and_legacy_files_with_400(letta: Letta) -> None:
     legacy_v1 = {"name": "legacy", "memory": {"blocks": []}, "tools": [], "messages": [], "llm_config": {}}
     with pytest.raises(BadRequestError, match="legacy"):
         _import(letta, json.dumps(legacy_v1).encode())
+    with pytest.raises(BadRequestError, match="legacy"):
+        letta.agents.export_file(letta.agents.create(name="v2-only").id, use_legacy_format=True)
     with pytest.raises(BadRequestError, match="groups"):
         _import(letta, json.dumps({"agents": [{"name": "x"}], "groups": "nope"}).encode())
 
