@@ -18,7 +18,7 @@ from tests.fake_llm import FakeReply
 from tests.fake_llm_wire import FakeToolCall
 from tests.loop.test_replay import HISTORIES, RECORD, _history, _replayer
 from tests.loop.test_worker_crash import _spawn
-from workflows.agent import agent_workflow_id
+from workflows.agent import AgentWorkflow, agent_workflow_id
 
 ASK = 'call archival_memory_insert {"content": "launch code 0000"}'
 
@@ -107,3 +107,24 @@ async def test_parallel_calls_wait_together_and_run_after_the_answer(loop, fake_
     assert rows[-1].text == "both done"
     second_request = fake_llm.requests(model)[-1]["messages"]
     assert [m["role"] for m in second_request[-3:]] == ["assistant", "tool", "tool"]
+
+
+async def test_the_wait_survives_continue_as_new(loop) -> None:
+    agent_id = await loop.agent("engram/offline", tools=["archival_memory_insert"],
+                                tool_rules=[{"type": "requires_approval", "tool_name": "archival_memory_insert"}])  # fmt: skip
+    wf_input = loop.workflow_input(agent_id, max_turns_per_run=1)  # continue-as-new after every turn
+    asked, result = await loop.send(agent_id, ASK, workflow_input=wf_input)
+    assert result is not None and result.stop_reason == "requires_approval"
+    handle = loop.client.get_workflow_handle(agent_workflow_id(agent_id))
+    for _ in range(100):  # the new run carries the wait
+        status = await handle.query(AgentWorkflow.status)
+        if status.generation >= 1:
+            break
+        await asyncio.sleep(0.05)
+    assert status.generation >= 1 and status.awaiting_approval_run_id == asked
+    async with loop.sessions() as s:
+        [row] = await messages.run_output_messages(s, loop.org_id, asked)
+    approval = await _approval_run(loop, agent_id, row.tool_calls[0]["id"])
+    done = await submit_turn(loop.client, loop.settings, org_id=loop.org_id, agent_id=agent_id, run_id=approval,
+                             workflow_input=wf_input, is_approval=True)  # fmt: skip
+    assert done is not None and done.stop_reason == "end_turn"
