@@ -49,3 +49,48 @@ async def test_per_agent_search_is_exact_among_many_agents(sessions) -> None:
             found = await passages.search_passages(s, org, agent_id, query, embedding_model=MODEL, top_k=K)
         expected = sorted(vectors[agent_id], key=lambda pid: _cosine_distance(vectors[agent_id][pid], query))[:K]
         assert [p.id for p, _ in found] == expected
+
+
+CROWD, CROWD_DIM = 50_000, 8  # no HNSW index exists for 8 dimensions, so the crowd loads in seconds
+
+
+async def test_per_agent_search_ignores_a_crowd_of_50k_other_agents_passages(sessions) -> None:
+    """50,000 passages of other agents (same model, same dimension) are in the table; the agent's search
+    returns exactly its own brute-force top-k, never a crowd row."""
+    from sqlalchemy import text
+
+    from engram.schemas.agent import AgentSpec
+    from engram.store import agents
+
+    rng = random.Random(7)
+    org = new_id("org")
+    model = "test/random-8"
+
+    def unit() -> list[float]:
+        vec = [rng.gauss(0.0, 1.0) for _ in range(CROWD_DIM)]
+        norm = sum(x * x for x in vec) ** 0.5
+        return [x / norm for x in vec]
+
+    async with sessions.begin() as s:
+        spec = AgentSpec(name="crowd", model="engram/offline", include_base_tools=False)
+        crowd = [(await agents.create_agent(s, org, spec, llm_config={})).id for _ in range(10)]
+        me = (await agents.create_agent(s, org, spec.model_copy(update={"name": "me"}), llm_config={})).id
+        await s.execute(text(f"""
+            INSERT INTO passages (id, organization_id, agent_id, text, tags, embedding, embedding_model,
+                                  embedding_dim, created_at, updated_at)
+            SELECT 'passage-crowd-' || g, :org, (CAST(:crowd AS varchar[]))[1 + g % 10], 'crowd ' || g, '{{}}',
+                   (SELECT array_agg(random() - 0.5) FROM generate_series(1, {CROWD_DIM}) AS d
+                    WHERE d > 0 * g.g)::vector, :model, {CROWD_DIM}, now(), now()
+            FROM generate_series(1, {CROWD}) AS g"""), {"org": org, "crowd": crowd, "model": model})  # fmt: skip
+        rows = await passages.insert_passages(
+            s, org, me, [NewPassage(text=f"mine-{i}", embedding=unit(), tags=[]) for i in range(30)], embedding_model=model
+        )  # fmt: skip
+        mine = {row.id: row.embedding for row in rows}
+        count = await s.scalar(text("SELECT count(*) FROM passages WHERE organization_id = :org"), {"org": org})
+    assert count == CROWD + 30
+    for _ in range(5):
+        query = unit()
+        async with sessions() as s:
+            found = await passages.search_passages(s, org, me, query, embedding_model=model, top_k=K)
+        expected = sorted(mine, key=lambda pid: 1.0 - sum(x * y for x, y in zip(mine[pid], query, strict=True)))[:K]
+        assert [p.id for p, _ in found] == expected
