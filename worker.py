@@ -17,6 +17,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.approvals import ApprovalActivities
+from activities.db_outage import DatabaseOutageInterceptor
 from activities.ingest import IngestActivities
 from activities.llm import LlmActivities
 from activities.schedules import ScheduleActivities, reconcile_schedules, schedule_client
@@ -56,6 +57,7 @@ def build_worker(client: Client, settings: Settings, sessions: async_sessionmake
                     sleeptime.sleeptime_finished, ingest.parse, ingest.chunk, ingest.embed, ingest.finish,
                     approvals.find_pending_approval, approvals.deny_pending_approval],
         workflow_runner=workflow_runner(),
+        interceptors=[DatabaseOutageInterceptor()],  # a Postgres restart must not spend retry budgets
         max_concurrent_activities=200,
         # Cancellation reaches an activity only in a heartbeat response; the default throttle (0.8 x the
         # heartbeat timeout) would delay a user's cancel by ~24 s.

@@ -37,17 +37,25 @@ from engram.store.models.base import utcnow
 from engram.tools import approvals
 from engram.tools import rules as tool_rules
 
-HEARTBEAT_EVERY_S = 2.0  # well under any heartbeat timeout, so cancellation arrives while the model thinks
+HEARTBEAT_EVERY_S = 2.0  # so cancellation arrives while the model thinks
+
+
+def heartbeat_interval_s() -> float:
+    """At most HEARTBEAT_EVERY_S and at most a third of the activity's heartbeat timeout: beating exactly at
+    the timeout (2 s with a 2 s timeout) lets a little scheduling delay time the attempt out."""
+    timeout = activity.info().heartbeat_timeout
+    return min(HEARTBEAT_EVERY_S, timeout.total_seconds() / 3) if timeout else HEARTBEAT_EVERY_S
 
 
 @contextlib.asynccontextmanager
 async def heartbeating():
     """Heartbeat in the background for the whole call (a slow provider may send nothing for a while)."""
+    every = heartbeat_interval_s()
 
     async def beat() -> None:
         while True:
             activity.heartbeat()
-            await asyncio.sleep(HEARTBEAT_EVERY_S)
+            await asyncio.sleep(every)
 
     task = asyncio.create_task(beat())
     try:
