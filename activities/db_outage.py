@@ -22,26 +22,11 @@ from temporalio.worker import (
     Interceptor,
 )
 
+from engram.store.outage import is_database_unavailable
+
 OUTAGE_BUDGET_S = 120.0
 FIRST_BACKOFF_S = 0.25
 MAX_BACKOFF_S = 2.0
-
-
-def is_database_unavailable(exc: BaseException | None) -> bool:
-    """True when `exc` (or anything in its cause/context chain) says the server is down or restarting."""
-    import psycopg
-    from sqlalchemy import exc as sa_exc
-
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
-            return True
-        if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, psycopg.OperationalError,
-                            psycopg.InterfaceError, ConnectionError)):  # fmt: skip
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
 
 
 def _budget_s(info: activity.Info) -> float:

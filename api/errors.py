@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from temporalio.service import RPCError, RPCStatusCode
 
 from engram.errors import Conflict, EngramError, InvalidInput, NotFound, PayloadTooLarge
 
+UNAVAILABLE_RPC_STATUSES = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED)
 STATUS_BY_ERROR: tuple[tuple[type[EngramError], int], ...] = (
     (NotFound, 404),
     (InvalidInput, 422),
@@ -49,6 +52,20 @@ async def _database_rejected(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": f"invalid value: {reason}"}, status_code=422)
 
 
+async def _service_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    """PostgreSQL or Temporal is briefly unreachable (restarting): a retryable 503, never a 500. The SDK
+    retries 503s; a retried send with the same message otids attaches to the run its first attempt made."""
+    from engram.store.outage import is_database_unavailable
+
+    if isinstance(exc, RPCError) and exc.status not in UNAVAILABLE_RPC_STATUSES:
+        return JSONResponse({"detail": f"workflow service error: {exc.message}"}, status_code=500)
+    if isinstance(exc, DBAPIError) and not is_database_unavailable(exc):
+        return JSONResponse({"detail": "database error"}, status_code=500)
+    which = "the workflow service (Temporal)" if isinstance(exc, RPCError) else "the database"
+    return JSONResponse({"detail": f"{which} is unavailable right now; retry shortly"}, status_code=503,
+                        headers={"retry-after": "1"})  # fmt: skip
+
+
 def _document_error_detail(app: FastAPI) -> None:
     """Our 422s carry either FastAPI's list of field errors or one sentence (`{"detail": "agent_id ... is
     not a valid id"}`); say so in the OpenAPI schema so generated clients and validators accept both."""
@@ -75,3 +92,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DataError, _database_rejected)
     app.add_exception_handler(IntegrityError, _database_rejected)
+    for unavailable in (DBAPIError, psycopg.OperationalError, psycopg.InterfaceError, RPCError):
+        app.add_exception_handler(unavailable, _service_unavailable)

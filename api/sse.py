@@ -246,7 +246,16 @@ async def stream_run_events(
         terminal_since: float | None = None
         while True:
             wake.clear()
-            events = await read_events(run_id, state.last_seq, opts.batch_size)
+            try:
+                events = await read_events(run_id, state.last_seq, opts.batch_size)
+                status, stop_reason = (None, None) if events else await read_status(run_id)
+            except Exception as exc:
+                from engram.store.outage import is_database_unavailable
+
+                if not is_database_unavailable(exc):
+                    raise
+                await asyncio.sleep(opts.poll_interval_s)  # Postgres is restarting: keep the stream open
+                continue
             for event in events:
                 chunk = render_event(event, run_id, opts, state)
                 if chunk is not None:
@@ -260,7 +269,6 @@ async def stream_run_events(
                 if len(events) >= opts.batch_size:
                     continue
             else:
-                status, stop_reason = await read_status(run_id)
                 if status in TERMINAL_STATUSES:
                     terminal_since = terminal_since or time.monotonic()
                     if time.monotonic() - terminal_since >= opts.terminal_grace_s:
