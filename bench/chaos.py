@@ -63,6 +63,7 @@ class Counts:
     client_retries: int = 0
     retried_statuses: dict[str, int] = field(default_factory=dict)
     faults: dict[str, int] = field(default_factory=dict)
+    recovery_s: dict[str, list[float]] = field(default_factory=dict)  # fault start -> next turn completed
 
     @property
     def lost(self) -> int:
@@ -297,6 +298,7 @@ async def inject_faults(stack: ChaosStack, progress: list[int], done: asyncio.Ev
         fault = FAULTS[step % len(FAULTS)]
         step += 1
         counts.faults[fault] = counts.faults.get(fault, 0) + 1
+        started, before = time.monotonic(), progress[0]
         if fault == "worker":
             stack.kill_worker()
             stack.start_worker()
@@ -311,6 +313,9 @@ async def inject_faults(stack: ChaosStack, progress: list[int], done: asyncio.Ev
             await asyncio.to_thread(stack.stop_temporal)
             await asyncio.sleep(outage_s)
             await asyncio.to_thread(stack.start_temporal)
+        while not done.is_set() and progress[0] == before:
+            await asyncio.sleep(0.1)
+        counts.recovery_s.setdefault(fault, []).append(round(time.monotonic() - started, 1))
 
 
 # ---- the run and its audit ------------------------------------------------------------------------------

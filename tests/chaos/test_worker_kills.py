@@ -5,7 +5,7 @@ heartbeats and send_message). Afterwards every user message has exactly one comp
 one final reply, every memory edit landed once, no run is left non-terminal, and every run's event log
 ends with exactly one `done`.
 
-No timing assumptions: a worker is killed once it has finished a random 6-14 turns since it was spawned
+No timing assumptions: a worker is killed once it has finished a random 10-20 turns since it was spawned
 (plus a random 0-1 s, so the kill lands mid-turn for the other agents). Kills are paced by work done,
 never by the clock, so a slow start on a loaded machine cannot starve the load, and the number of kills
 is bounded (each costs Temporal's ~10 s workflow-task timeout). The only time bound is liveness: the
@@ -92,7 +92,7 @@ async def test_turns_complete_exactly_once_while_the_worker_is_killed(loop) -> N
     async def killer(done: asyncio.Event) -> None:
         nonlocal kills
         while not done.is_set():
-            target = await _finished(loop) + rng.randint(6, 14)
+            target = await _finished(loop) + rng.randint(10, 20)
             while not done.is_set() and await _finished(loop) < target:
                 await asyncio.sleep(0.1)
             try:
