@@ -28,6 +28,7 @@ from engram.store.models.base import utcnow
 from engram.tools.rules import rule_sentence
 
 _METADATA = re.compile(r"<memory_metadata>.*?</memory_metadata>", re.DOTALL)
+_METADATA_PLACEHOLDER = "<memory_metadata></memory_metadata>"
 INTERRUPTED_TOOL_RESULT = "Error: the tool call was interrupted before it returned."
 
 
@@ -103,11 +104,18 @@ async def refresh_system_message(
     holder = await context_holder(session, agent, conversation_id)  # the agent, or the conversation's own row
     blocks = await block_store.list_agent_blocks(session, org_id, agent_id)
     existing = await message_store.find_message(session, org_id, holder.system_message_id) if holder.system_message_id else None
+    directories = await render_directories(session, org_id, agent)
+    if existing is not None and not force:
+        # The counts in <memory_metadata> only refresh with a recompile, so compare the memory part first:
+        # on most steps nothing changed, and counting means loading the whole in-context buffer.
+        unchanged = compile_system_prompt(agent, blocks, _METADATA_PLACEHOLDER, directories)
+        if _METADATA.sub("", existing.text) == _METADATA.sub("", unchanged):
+            return existing
     in_context = len(await message_store.in_context_messages(session, agent, conversation_id))
     recall = max(0, await message_store.count_messages(session, org_id, agent_id) - in_context - 1)
     now = utcnow()
     metadata = render_metadata(agent, conversation_id, recall, await archival_count(session, agent), now)
-    text = compile_system_prompt(agent, blocks, metadata, await render_directories(session, org_id, agent))
+    text = compile_system_prompt(agent, blocks, metadata, directories)
     if existing is None:
         message_id = new_id("message")
         await message_store.insert_messages(session, [{
