@@ -119,7 +119,6 @@ class LlmActivities:
                     (f"{step_id}:retry{attempt}", "step_retry", {"step_id": step_id, "attempt": attempt})
                 ])  # fmt: skip
         response = await provider.complete(request, on_delta=writer.on_delta)
-        await writer.flush()
         row = _assistant_row(inp, state, response, message_id, step_id, handle, date)
         async with self.sessions.begin() as session:
             if row is not None:
@@ -131,8 +130,10 @@ class LlmActivities:
                 "duration_ns": time.monotonic_ns() - started, "created_at": date,
             })  # fmt: skip
             stored = await message_store.find_message(session, inp.org_id, message_id) if row is not None else None
+            events = writer.take_pending()  # the last deltas, then the final message events, in one append
             if stored is not None:
-                await _write_final_events(session, inp, state, stored, writer.streamed_otids)
+                events += _final_events(state, stored, writer.streamed_otids)
+            await run_events.append_events(session, inp.org_id, inp.run_id, events)
         outcome = (
             _outcome_from_row(state, stored, inp.step_index, response.finish_reason, self._approval_timeout(state))
             if stored else _empty_outcome(state, step_id)
@@ -185,14 +186,12 @@ def _assistant_row(
     }  # fmt: skip
 
 
-async def _write_final_events(
-    session: AsyncSession, inp: LlmStepInput, state: TurnState, row: Message, streamed: set[str]
-) -> None:
+def _final_events(state: TurnState, row: Message, streamed: set[str]) -> list[tuple[str, str, dict]]:
     events = []
     for msg in to_letta_messages(row, **state.config.wire_kwargs()):
         kind = "message_final" if msg["otid"] in streamed else "message"
         events.append((f"{row.id}:{msg['otid']}", kind, msg))
-    await run_events.append_events(session, inp.org_id, inp.run_id, events)
+    return events
 
 
 def _empty_outcome(state: TurnState, step_id: str) -> StepOutcome:

@@ -112,6 +112,11 @@ class DeltaWriter:
         self.last_flush = time.monotonic()
         if not self.pending:
             return
-        batch, self.pending = self.pending, []
         async with self.sessions.begin() as session:
-            await run_events.append_events(session, self.org_id, self.run_id, batch)
+            await run_events.append_events(session, self.org_id, self.run_id, self.take_pending())
+
+    def take_pending(self) -> list[tuple[str, str, dict]]:
+        """The buffered deltas, for the caller to append in its own transaction (the step's final write):
+        a reply that streamed within one flush interval then costs no transaction of its own."""
+        batch, self.pending = self.pending, []
+        return batch

@@ -9,36 +9,44 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engram.store.models import RunEvent
+from engram.store.models.base import utcnow
 
 RUN_EVENTS_CHANNEL = "run_events"
 EVENT_KINDS = ("delta", "message", "message_final", "step_retry", "stop_reason", "usage", "error", "done")
 
 
 async def append_events(session: AsyncSession, org_id: str, run_id: str, events: list[tuple[str, str, dict]]) -> None:
-    """Append (event_key, kind, payload) in order; keys already present are skipped without using a seq."""
+    """Append (event_key, kind, payload) in order; keys already present are skipped without using a seq.
+
+    Every turn appends three or four times, so this is kept to four statements whatever the batch size:
+    lock, one read (current seq and which keys exist), one INSERT of every new row, NOTIFY.
+    """
     if not events:
         return
-    # Serialise writers of one run so seq stays gap-free (the lock ends with the transaction).
+    # Serialise writers of one run so seq stays gap-free (the lock ends with the transaction). It must be its
+    # own statement: a statement's snapshot is taken before it runs, so a read in the same one could miss a
+    # writer that committed while we waited for the lock.
     await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(run_id))))
     keys = [key for key, _, _ in events]
-    existing = set(
-        await session.scalars(select(RunEvent.event_key).where(RunEvent.run_id == run_id, RunEvent.event_key.in_(keys)))
-    )
-    seq = int(await session.scalar(select(func.coalesce(func.max(RunEvent.seq), 0)).where(RunEvent.run_id == run_id)) or 0)
-    added = False
+    current = select(func.coalesce(func.max(RunEvent.seq), 0)).where(RunEvent.run_id == run_id).scalar_subquery()
+    present = select(func.array_agg(RunEvent.event_key)).where(RunEvent.run_id == run_id, RunEvent.event_key.in_(keys))
+    seq, existing_keys = (await session.execute(select(current, present.scalar_subquery()))).one()
+    existing, seq = set(existing_keys or ()), int(seq or 0)
+    rows = []
+    now = utcnow()
     for key, kind, payload in events:
         if key in existing:
             continue
         existing.add(key)
         seq += 1
-        session.add(RunEvent(run_id=run_id, seq=seq, organization_id=org_id, event_key=key, kind=kind, payload=payload))
-        added = True
-    if added:
-        await session.flush()
+        rows.append({"run_id": run_id, "seq": seq, "organization_id": org_id, "event_key": key, "kind": kind,
+                     "payload": payload, "created_at": now})  # fmt: skip
+    if rows:
+        await session.execute(insert(RunEvent), rows)
         await session.execute(text("SELECT pg_notify(:channel, :run_id)"), {"channel": RUN_EVENTS_CHANNEL, "run_id": run_id})
 
 
