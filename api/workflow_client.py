@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -60,15 +62,24 @@ async def submit_turn(
         except RPCError as exc:
             last_error = exc
             continue
+        record = None
         if sessions is not None:
-            await _record_workflow(sessions, org_id, run_id, workflow_id, (await start.workflow_handle()).result_run_id)
+            temporal_run_id = (await start.workflow_handle()).result_run_id
+            record = _record_workflow(sessions, org_id, run_id, workflow_id, temporal_run_id)
         if not wait:
+            if record is not None:
+                await record
             return None
+        # The turn is already running: record the ids while it does, off the reply's critical path.
+        recording = asyncio.ensure_future(record) if record is not None else None
         try:
             return await handle.result()
         except RPCError as exc:  # the run closed under us (continue-as-new/idle exit race): resubmit
             last_error = exc
             continue
+        finally:
+            if recording is not None:
+                await recording
     assert last_error is not None
     raise last_error
 
