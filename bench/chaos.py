@@ -11,7 +11,8 @@ and a stream that breaks before `[DONE]` is resumed with `POST /v1/runs/{id}/str
 
 Afterwards it counts, from the database: user messages, runs, completed runs, runs with != 1 final reply,
 duplicate user messages, duplicate memory edits (block lines and memory_ops), duplicate passages,
-non-terminal runs, and streams whose last connection did not end with `[DONE]`.
+non-terminal runs, run event logs not ending with exactly one `done`, and streams whose last connection
+did not end with `[DONE]`.
 
     python -m bench.chaos                       # 20 agents x 500 turns (long)
     python -m bench.chaos --agents 5 --turns 20 # CI size (tests/chaos/test_stack_faults.py)
@@ -57,6 +58,7 @@ class Counts:
     missing_memory_edits: int = 0
     missing_passages: int = 0
     non_terminal: int = 0
+    event_logs_not_done_once: int = 0  # runs whose event log does not end with exactly one `done`
     streams: int = 0
     streams_without_done: int = 0
     stream_resumes: int = 0
@@ -76,7 +78,8 @@ class Counts:
             "duplicate_user_messages": self.duplicate_user_messages, "user_messages != turns": abs(self.user_messages - self.turns),
             "duplicate_memory_edits": self.duplicate_memory_edits, "duplicate_passages": self.duplicate_passages,
             "missing_memory_edits": self.missing_memory_edits, "missing_passages": self.missing_passages,
-            "non_terminal": self.non_terminal, "streams_without_done": self.streams_without_done,
+            "non_terminal": self.non_terminal, "event_logs_not_done_once": self.event_logs_not_done_once,
+            "streams_without_done": self.streams_without_done,
         }.items() if v}  # fmt: skip
 
 
@@ -285,8 +288,9 @@ async def converse(http: httpx.AsyncClient, agent_id: str, agent_index: int, tur
 
 
 async def inject_faults(stack: ChaosStack, progress: list[int], done: asyncio.Event, counts: Counts, *,
-                        every: tuple[int, int], outage_s: float, rng: random.Random) -> None:  # fmt: skip
-    """Cycle through FAULTS, one after every `every` completed turns (plus a random 0-1 s)."""
+                        every: tuple[int, int], outage_s: float, rng: random.Random,
+                        kinds: tuple[str, ...] = FAULTS) -> None:  # fmt: skip
+    """Cycle through `kinds`, one fault after every `every` completed turns (plus a random 0-1 s)."""
     step = 0
     while not done.is_set():
         target = progress[0] + rng.randint(*every)
@@ -295,7 +299,7 @@ async def inject_faults(stack: ChaosStack, progress: list[int], done: asyncio.Ev
         if done.is_set():
             return
         await asyncio.sleep(rng.uniform(0.0, 1.0))
-        fault = FAULTS[step % len(FAULTS)]
+        fault = kinds[step % len(kinds)]
         step += 1
         counts.faults[fault] = counts.faults.get(fault, 0) + 1
         started, before = time.monotonic(), progress[0]
@@ -337,7 +341,7 @@ async def audit(database_url: str, agent_ids: list[str], turns: int, counts: Cou
     from sqlalchemy import func, or_, select
 
     from engram.store.db import create_engine, session_factory
-    from engram.store.models import AgentArchive, Block, MemoryOp, Message, Passage, Run
+    from engram.store.models import AgentArchive, Block, MemoryOp, Message, Passage, Run, RunEvent
     from engram.store.models.agent import AgentBlock
 
     engine = create_engine(database_url, pool_size=2)
@@ -356,6 +360,8 @@ async def audit(database_url: str, agent_ids: list[str], turns: int, counts: Cou
                     rows = await s.scalars(select(Message).where(Message.run_id == run.id, Message.role == "assistant"))
                     replies = sum(1 for m in rows for c in m.tool_calls or [] if c["function"]["name"] == "send_message")
                     counts.not_one_reply += replies != 1
+                    kinds = list(await s.scalars(select(RunEvent.kind).where(RunEvent.run_id == run.id).order_by(RunEvent.seq)))
+                    counts.event_logs_not_done_once += kinds.count("done") != 1 or kinds[-1] != "done"
                 human = await s.scalar(select(Block).join(AgentBlock, AgentBlock.block_id == Block.id).where(
                     AgentBlock.agent_id == agent_id, Block.label == "human"))  # fmt: skip
                 lines = Counter((human.value if human else "").splitlines())
@@ -379,7 +385,7 @@ async def audit(database_url: str, agent_ids: list[str], turns: int, counts: Cou
 
 
 async def run_chaos(agents: int, turns: int, *, streaming_every: int = 2, every: tuple[int, int] = (5, 12),
-                    outage_s: float = 3.0, seed: int = 7, faults: bool = True,
+                    outage_s: float = 3.0, seed: int = 7, faults: tuple[str, ...] = FAULTS,
                     stack: ChaosStack | None = None) -> Counts:  # fmt: skip
     """Start a stack (unless given one), run the load under faults, audit; always stops what it started."""
     own = stack is None
@@ -401,7 +407,8 @@ async def run_chaos(agents: int, turns: int, *, streaming_every: int = 2, every:
 
             done = asyncio.Event()
             rng = random.Random(seed)
-            chaos = asyncio.create_task(inject_faults(stack, progress, done, counts, every=every, outage_s=outage_s, rng=rng)) if faults else None
+            chaos = asyncio.create_task(inject_faults(
+                stack, progress, done, counts, every=every, outage_s=outage_s, rng=rng, kinds=faults)) if faults else None  # fmt: skip
             try:
                 await asyncio.gather(*(
                     converse(http, a, i, turns, streaming=i % streaming_every == 1, stats=stats, on_turn=on_turn)
@@ -428,12 +435,14 @@ def main() -> None:
     parser.add_argument("--fault-every", type=int, nargs=2, default=(20, 60), metavar=("MIN", "MAX"),
                         help="inject the next fault after this many completed turns (random in [MIN, MAX])")  # fmt: skip
     parser.add_argument("--outage", type=float, default=3.0, help="seconds Postgres / Temporal stay down")
-    parser.add_argument("--no-faults", action="store_true")
+    parser.add_argument("--faults", default=",".join(FAULTS), help=f"comma-separated, cycled in order (of {FAULTS}); empty for none")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    if unknown := [f for f in args.faults.split(",") if f and f not in FAULTS]:
+        parser.error(f"unknown fault(s) {unknown}; choose from {FAULTS}")
     started = time.monotonic()
     counts = asyncio.run(run_chaos(args.agents, args.turns, every=tuple(args.fault_every), outage_s=args.outage,
-                                   seed=args.seed, faults=not args.no_faults))  # fmt: skip
+                                   seed=args.seed, faults=tuple(f for f in args.faults.split(",") if f)))  # fmt: skip
     report = dict(counts.__dict__)
     report.update(lost=counts.lost, seconds=round(time.monotonic() - started, 1))
     print(json.dumps(report, indent=2))  # noqa: T201
