@@ -25,3 +25,4 @@ async def test_every_turn_completes_once_while_worker_api_postgres_and_temporal_
     assert counts.problems() == {}, counts
     assert counts.completed == counts.runs == counts.user_messages == AGENTS * TURNS
     assert counts.streams > 0 and counts.streams_without_done == 0
+    assert "500" not in counts.retried_statuses, f"an outage answered 500 instead of a retryable 503: {counts}"
