@@ -3,11 +3,12 @@
 A primary agent with `enable_sleeptime` gets a second agent `<name>-sleeptime` (agent_type
 sleeptime_agent) that shares every block of the primary, has its own `memory_persona` block, and only
 the memory-editing tools. The group row (Letta's `manager_type=sleeptime` group) counts completed turns
-and remembers how far the conversation has been reviewed.
+and remembers how far the agent's own thread has been reviewed; each conversation (a private thread)
+has its own counter and reviewed mark (`SleeptimeThread`), so a pass never mixes two users' threads.
 
 Two things wake the sleep-time agent (the Temporal side lives in workflows/sleeptime.py):
   * every `frequency` completed turns of the primary (`count_turn`, called after the turn finished);
-  * the agent's Temporal Schedule (`claim_window` from the scheduled workflow).
+  * the agent's Temporal Schedule (`claim_window` from the scheduled workflow; the agent's own thread).
 Both hand it a window of *complete* turns: rows of runs still in flight are never included, and the
 window is claimed in the transaction that creates the sleep-time run carrying it, so two runs never get
 the same messages. A run that fails hands its window back (`release_window`).
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engram.context.compiler import refresh_system_message
@@ -31,7 +33,7 @@ from engram.schemas.agent import AgentSpec, BlockSpec
 from engram.store import agents as agent_store
 from engram.store import blocks as block_store
 from engram.store import runs as run_store
-from engram.store.models import Agent, Block, Message, Run, SleeptimeGroup
+from engram.store.models import Agent, Block, Message, Run, SleeptimeGroup, SleeptimeThread
 
 DEFAULT_FREQUENCY = 5
 SLEEPTIME_RUN_TYPE = "sleeptime_agent_send_message_async"  # Letta's run metadata.run_type
@@ -217,6 +219,8 @@ def turn_run_id(primary_run_id: str, sleeptime_agent_id: str) -> str:
 async def count_turn(session: AsyncSession, org_id: str, agent_id: str, run_id: str) -> tuple[list[str], str | None]:
     """Count a completed turn of `agent_id`; on every `frequency`-th one claim a window.
 
+    Turns are counted per thread: the agent's own thread on the group, each conversation on its own
+    `SleeptimeThread`, so a pass reviews one conversation's transcript only (threads stay private).
     Returns (sleep-time run ids to start, the sleep-time agent's id).
 
     Idempotent per `run_id` (a retried activity counts once and returns the same runs).
@@ -231,21 +235,41 @@ async def count_turn(session: AsyncSession, org_id: str, agent_id: str, run_id: 
         return [], None
     helper = group.sleeptime_agent_id
     sleeptime_run = turn_run_id(run_id, helper)
-    if group.last_counted_run_id == run_id:
+    primary = await run_store.find_run(session, org_id, run_id)
+    conversation_id = primary.conversation_id if primary is not None else None
+    cursor = group if conversation_id is None else await _thread(session, group, conversation_id)
+    if cursor.last_counted_run_id == run_id:
         return ([sleeptime_run] if await run_store.find_run(session, org_id, sleeptime_run) else []), helper
-    group.last_counted_run_id = run_id
-    group.turns_counter = (group.turns_counter + 1) % group.frequency if group.frequency else 0
+    cursor.last_counted_run_id = run_id
+    cursor.turns_counter = (cursor.turns_counter + 1) % group.frequency if group.frequency else 0
     await session.flush()
-    if group.turns_counter != 0:
+    if cursor.turns_counter != 0:
         return [], helper
-    run = await claim_window(session, group, run_id=sleeptime_run, trigger="turns", primary_run_id=run_id)
+    run = await claim_window(session, group, run_id=sleeptime_run, trigger="turns", primary_run_id=run_id,
+                             conversation_id=conversation_id)  # fmt: skip
     return ([run.id] if run is not None else []), helper
+
+
+async def _thread(session: AsyncSession, group: SleeptimeGroup, conversation_id: str) -> SleeptimeThread:
+    """The conversation's cursor, created on its first counted turn, locked for this transaction."""
+    await session.execute(
+        pg_insert(SleeptimeThread).values(group_id=group.id, conversation_id=conversation_id,
+                                          organization_id=group.organization_id).on_conflict_do_nothing()
+    )  # fmt: skip
+    thread = await session.scalar(
+        select(SleeptimeThread).where(SleeptimeThread.group_id == group.id,
+                                      SleeptimeThread.conversation_id == conversation_id).with_for_update()
+    )  # fmt: skip
+    assert thread is not None
+    return thread
 
 
 async def claim_window(
     session: AsyncSession, group: SleeptimeGroup, *, run_id: str, trigger: str, primary_run_id: str | None = None,
+    conversation_id: str | None = None,
 ) -> Run | None:  # fmt: skip
-    """Create the sleep-time run for the complete turns since the last claimed message, and move the mark.
+    """Create the sleep-time run for the complete turns since the last claimed message of one thread (the
+    agent's own, or `conversation_id`), and move that thread's mark.
 
     Returns the run (an existing one when retried), or None when there is nothing new to review.
     """
@@ -253,7 +277,10 @@ async def claim_window(
     existing = await run_store.find_run(session, org_id, run_id)
     if existing is not None:
         return existing
-    rows = await unreviewed_messages(session, org_id, group.manager_agent_id, group.last_processed_position)
+    cursor = group if conversation_id is None else await _thread(session, group, conversation_id)
+    rows = await unreviewed_messages(
+        session, org_id, group.manager_agent_id, cursor.last_processed_position, conversation_id=conversation_id
+    )
     transcript = render_transcript(rows)
     if not rows or not transcript:
         return None
@@ -263,8 +290,9 @@ async def claim_window(
     metadata = {
         "run_type": SLEEPTIME_RUN_TYPE, "trigger": trigger, "primary_agent_id": group.manager_agent_id,
         "primary_run_id": primary_run_id, "group_id": group.id,
-        "window": {"after_position": group.last_processed_position, "after_message_id": group.last_processed_message_id,
-                   "through_position": rows[-1].position, "through_message_id": rows[-1].id},
+        "window": {"after_position": cursor.last_processed_position, "after_message_id": cursor.last_processed_message_id,
+                   "through_position": rows[-1].position, "through_message_id": rows[-1].id,
+                   "conversation_id": conversation_id},
     }  # fmt: skip
     run = await run_store.create_run(
         session, org_id, group.sleeptime_agent_id, run_id=run_id, run_type=SLEEPTIME_RUN_TYPE, background=True,
@@ -272,8 +300,8 @@ async def claim_window(
         request_config={"max_steps": SLEEPTIME_MAX_STEPS},
     )  # fmt: skip
     run.metadata_ = metadata
-    group.last_processed_position = rows[-1].position
-    group.last_processed_message_id = rows[-1].id
+    cursor.last_processed_position = rows[-1].position
+    cursor.last_processed_message_id = rows[-1].id
     await session.flush()
     return run
 
@@ -288,28 +316,36 @@ async def release_window(session: AsyncSession, org_id: str, run_id: str) -> boo
     group = await session.scalar(
         select(SleeptimeGroup).where(SleeptimeGroup.id == group_id, SleeptimeGroup.organization_id == org_id).with_for_update()
     )
-    if group is None or group.last_processed_position != window.get("through_position"):
+    if group is None:
         return False
-    group.last_processed_position = int(window.get("after_position") or 0)
-    group.last_processed_message_id = window.get("after_message_id")
+    conversation_id = window.get("conversation_id")
+    cursor = group if conversation_id is None else await _thread(session, group, conversation_id)
+    if cursor.last_processed_position != window.get("through_position"):
+        return False
+    cursor.last_processed_position = int(window.get("after_position") or 0)
+    cursor.last_processed_message_id = window.get("after_message_id")
     await session.flush()
     return True
 
 
-async def unreviewed_messages(session: AsyncSession, org_id: str, agent_id: str, after_position: int) -> list[Message]:
-    """The agent's rows after `after_position` that belong to finished turns (a turn in flight stops the window).
+async def unreviewed_messages(
+    session: AsyncSession, org_id: str, agent_id: str, after_position: int, *, conversation_id: str | None = None
+) -> list[Message]:
+    """One thread's rows after `after_position` that belong to finished turns (a turn in flight stops the
+    window): the agent's own thread, or the conversation `conversation_id`.
 
     At most the newest `WINDOW_MAX_ROWS`: the window then ends at the same place, older rows are skipped.
     """
+    thread = Message.conversation_id.is_(None) if conversation_id is None else Message.conversation_id == conversation_id
     in_flight = await session.scalar(
         select(func.min(Message.position))
         .join(Run, Run.id == Message.run_id)
         .where(Message.agent_id == agent_id, Message.organization_id == org_id, Message.position > after_position,
-               Run.status.not_in(run_store.TERMINAL_STATUSES))  # fmt: skip
+               thread, Run.status.not_in(run_store.TERMINAL_STATUSES))  # fmt: skip
     )
     query = select(Message).where(
         Message.agent_id == agent_id, Message.organization_id == org_id, Message.position > after_position,
-        Message.role.in_(("user", "assistant", "tool")),
+        thread, Message.role.in_(("user", "assistant", "tool")),
     )  # fmt: skip
     if in_flight is not None:
         query = query.where(Message.position < in_flight)

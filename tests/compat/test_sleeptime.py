@@ -171,3 +171,30 @@ async def _drop_and_reconcile(settings: Settings, agent_id: str) -> tuple[bool, 
     finally:
         await engine.dispose()
     return gone, await describe_schedule(client, agent_id) is not None
+
+
+def test_conversations_count_and_are_reviewed_each_on_their_own(letta: Letta, live_url: str) -> None:
+    """Issue #11: sleep-time counts turns per conversation and a pass sees only that thread's transcript."""
+    agent = _agent(letta)
+    assert httpx.patch(f"{live_url}/v1/agents/{agent.id}/sleeptime", json={"sleeptime_agent_frequency": 2}).status_code == 200
+    helper = agent.managed_group.agent_ids[0]
+    alice, bob = (letta.conversations.create(agent_id=agent.id, summary=who) for who in ("alice", "bob"))
+
+    def say(conversation_id: str, text: str) -> None:
+        for _ in letta.conversations.messages.create(conversation_id, messages=[{"role": "user", "content": text}]):
+            pass
+
+    def reviews() -> list[str]:
+        items = letta.agents.messages.list(helper, order="asc", limit=200).items
+        return [m.content for m in items if m.message_type == "user_message" and m.content.startswith("<system-")]
+
+    say(alice.id, "Alice here: I like tennis.")
+    say(bob.id, "Bob here: I like golf.")
+    say(alice.id, "Alice again: I live in Oslo.")  # alice's 2nd turn: her thread's pass
+    _wait(lambda: len(reviews()) == 1 and all(r.status == "completed" for r in letta.runs.list(agent_id=helper)))
+    [review] = reviews()
+    assert "Alice here" in review and "Oslo" in review and "Bob" not in review  # bob's turn 1 stays his
+    say(bob.id, "Bob again: I live in Lima.")
+    _wait(lambda: len(reviews()) == 2)
+    second = reviews()[1]
+    assert "Bob here" in second and "Lima" in second and "Alice" not in second

@@ -11,12 +11,12 @@ from engram.store.models.message_embedding import MessageEmbedding
 from engram.store.models.passage import AgentArchive, Archive, Passage
 from engram.store.models.run import Run, RunEvent, Step
 from engram.store.models.scheduled_message import ScheduledMessage
-from engram.store.models.sleeptime import SleeptimeGroup
+from engram.store.models.sleeptime import SleeptimeGroup, SleeptimeThread
 from engram.store.models.tenancy import ApiKey, Organization
 from engram.store.models.tool import Tool
 
 __all__ = [
     "AgentFolder", "FileAgent", "FilePassage", "Folder", "FolderFile",
     "Agent", "AgentArchive", "AgentBlock", "AgentTool", "ApiKey", "Archive", "Base", "Block", "Conversation",
-    "McpServer", "MemoryOp", "Message", "MessageEmbedding", "Organization", "Passage", "Run", "RunEvent", "ScheduledMessage", "SleeptimeGroup", "Step", "Tool",
+    "McpServer", "MemoryOp", "Message", "MessageEmbedding", "Organization", "Passage", "Run", "RunEvent", "ScheduledMessage", "SleeptimeGroup", "SleeptimeThread", "Step", "Tool",
 ]  # fmt: skip

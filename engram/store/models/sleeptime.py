@@ -31,3 +31,22 @@ class SleeptimeGroup(OrgMixin, TimestampMixin, Base):
     schedule_jitter_s: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     schedule_catchup_window_s: Mapped[float] = mapped_column(Float, default=300.0, server_default="300")
     schedule_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+
+
+class SleeptimeThread(Base):
+    """How far sleep-time has counted and reviewed one conversation of the primary agent.
+
+    The group's own counter and window serve the agent's default thread; each conversation (a private
+    thread of one end user) counts its turns and is reviewed on its own, so a sleep-time pass only
+    ever sees one conversation's transcript.
+    """
+
+    __tablename__ = "sleeptime_threads"
+
+    group_id: Mapped[str] = mapped_column(ForeignKey("sleeptime_groups.id", ondelete="CASCADE"), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(String(64), index=True)
+    turns_counter: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_counted_run_id: Mapped[str | None] = mapped_column(String(64))
+    last_processed_message_id: Mapped[str | None] = mapped_column(String(64))
+    last_processed_position: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
