@@ -19,7 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
 
-from activities.contracts import AWAIT_RUN, FIRE_SCHEDULED_MESSAGE, AwaitRunInput, FireOutcome, FireScheduledInput
+from activities.contracts import (
+    AWAIT_RUN,
+    FIRE_SCHEDULED_MESSAGE,
+    AwaitRunInput,
+    FireOutcome,
+    FireScheduledInput,
+)
 from engram.config import Settings
 from engram.ids import new_id
 from engram.schedules import ONE_TIME

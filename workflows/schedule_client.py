@@ -28,7 +28,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from engram.errors import InvalidInput
 from engram.schedules import ONE_TIME, ScheduleTiming
-from workflows.scheduled_message import SCHEDULE_ID_PREFIX, ScheduledFire, ScheduledMessageWorkflow, schedule_id
+from workflows.scheduled_message import (
+    SCHEDULE_ID_PREFIX,
+    ScheduledFire,
+    ScheduledMessageWorkflow,
+    schedule_id,
+)
 
 MIN_CATCHUP_WINDOW_S = 10.0  # Temporal's floor for a schedule's catch-up window
 

@@ -23,8 +23,8 @@ from api.routes._paths import clamp_limit
 from api.schemas.schedules import (
     CreateScheduledMessage,
     ScheduleCreateResponse,
-    ScheduledMessageOut,
     ScheduleDeleteResponse,
+    ScheduledMessageOut,
     ScheduleListResponse,
     iso_time,
 )
