@@ -26,6 +26,7 @@ from activities.contracts import (
     FireOutcome,
     FireScheduledInput,
 )
+from activities.schedule_client import ScheduleClient
 from engram.config import Settings
 from engram.ids import new_id
 from engram.schedules import ONE_TIME
@@ -33,7 +34,6 @@ from engram.store import runs
 from engram.store import scheduled_messages as schedule_store
 from engram.store.models import ScheduledMessage
 from workflows.agent import AgentWorkflow, AgentWorkflowInput, TurnRequest, agent_workflow_id
-from workflows.schedule_client import ScheduleClient
 from workflows.scheduled_message import schedule_id
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Scheduled messages, the domain side: when a message fires (one-time or cron) and input checks.
 
-Temporal evaluates the schedule (workflows/schedule_client.py turns a `ScheduleTiming` into a Temporal
+Temporal evaluates the schedule (activities/schedule_client.py turns a `ScheduleTiming` into a Temporal
 Schedule); this module only rejects what Temporal would refuse, or silently misread, with a message a
 user can act on: 5-field cron only, known IANA time zones, a one-time moment in the future.
 """

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from activities.schedule_client import ScheduleClient
 from api.deps import ActorDep, SessionsDep, SettingsDep, TemporalDep, require_id
 from api.routes._paths import clamp_limit
 from api.schemas.schedules import (
@@ -31,7 +32,6 @@ from api.schemas.schedules import (
 from engram.config import Settings
 from engram.store import scheduled_messages as schedule_store
 from engram.store.models import ScheduledMessage
-from workflows.schedule_client import ScheduleClient
 
 router = APIRouter(tags=["schedule"])
 log = logging.getLogger(__name__)

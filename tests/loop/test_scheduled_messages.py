@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from temporalio.client import Client
 
+from activities.schedule_client import ScheduleClient
 from activities.schedules import reconcile_schedules, schedule_client
 from engram.config import Settings
 from engram.ids import new_id
@@ -19,7 +20,6 @@ from engram.store.models import Run
 from tests.fake_llm import FakeReply
 from tests.loop.conftest import Loop
 from worker import build_worker
-from workflows.schedule_client import ScheduleClient
 
 
 async def _schedule(loop: Loop, schedules: ScheduleClient, agent_id: str, text: str, *,

@@ -1,8 +1,8 @@
 """Client side of scheduled messages: one Temporal Schedule per row, kept by id `scheduled-message:{id}`.
 
 Used by the API (create, delete, pause, trigger, next times), by the wake-up tool's activity and by the
-worker's start-up reconciler. It lives beside the workflow it starts because both api/ and activities/
-may import workflows/. Every call is idempotent: creating an existing schedule or deleting a missing
+worker's start-up reconciler. It lives in activities/ (it does I/O and reads the clock, which workflows/
+must not) where both the API and the activities can import it. Every call is idempotent: creating an existing schedule or deleting a missing
 one is a no-op, so a caller may always retry, and the reconciler may always repair.
 """
 
