@@ -130,6 +130,23 @@ def _naive_hnsw_rows(url: str, agent_id: str, dim: int, k: int, seed: int) -> in
     return len(rows)
 
 
+def _sql_only_ms(url: str, org: str, agent_ids: list[str], dim: int, k: int, seed: int, n: int = 50) -> float:
+    """The exact per-agent query's server-side execution time (EXPLAIN ANALYZE), without Python or the ORM."""
+    rng = np.random.default_rng(seed + 3)
+    times = []
+    with psycopg.connect(url) as conn:
+        for i in range(n):
+            query = "[" + ",".join(f"{x:.6f}" for x in _unit_rows(rng, 1, dim)[0]) + "]"
+            plan = conn.execute(
+                "EXPLAIN (ANALYZE, FORMAT JSON) SELECT id, embedding <=> %s::vector AS d FROM passages "
+                "WHERE organization_id = %s AND deleted_at IS NULL AND agent_id = %s AND embedding_model = %s "
+                "AND embedding_dim = %s ORDER BY (embedding <=> %s::vector) + 0 LIMIT %s",
+                (query, org, agent_ids[i % len(agent_ids)], MODEL, dim, query, k),
+            ).fetchone()[0]  # fmt: skip
+            times.append(plan[0]["Execution Time"])
+    return statistics.median(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -142,6 +159,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-index", action="store_true", help="skip the HNSW build (per-agent search never uses it)")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="engram-bench-archival-"))
@@ -164,14 +182,16 @@ def main() -> None:
         ingest_s = time.perf_counter() - started
         started = time.perf_counter()
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(
-                f"CREATE INDEX {index} ON passages USING hnsw ((embedding::vector({args.dim})) vector_cosine_ops) "
-                f"WHERE embedding_dim = {args.dim}"
-            )
+            if not args.no_index:
+                conn.execute(
+                    f"CREATE INDEX {index} ON passages USING hnsw ((embedding::vector({args.dim})) vector_cosine_ops) "
+                    f"WHERE embedding_dim = {args.dim}"
+                )
             conn.execute("ANALYZE passages")
         build_s = time.perf_counter() - started
         figures = asyncio.run(_search(db_url, org, agent_ids, vectors, args.queries, args.k, args.seed))
         naive = _naive_hnsw_rows(url, agent_ids[0], args.dim, args.k, args.seed)
+        sql_ms = _sql_only_ms(url, org, agent_ids, args.dim, args.k, args.seed)
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
@@ -179,7 +199,7 @@ def main() -> None:
     result = {
         "passages": args.passages, "agents": args.agents, "dim": args.dim, "k": args.k, "queries": args.queries,
         "ingest_rows_per_s": args.passages / ingest_s, "index_build_s": build_s, **figures,
-        "naive_filtered_hnsw_rows": naive,
+        "naive_filtered_hnsw_rows": naive, "sql_execution_p50_ms": sql_ms,
     }  # fmt: skip
     width = max(len(key) for key in result)
     for key, value in result.items():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -99,19 +99,16 @@ async def detach_archive(session: AsyncSession, org_id: str, agent_id: str, arch
     ))  # fmt: skip
 
 
-async def visible_to_agent(session: AsyncSession, org_id: str, agent_id: str) -> Any:
+async def visible_to_agent(session: AsyncSession, org_id: str, agent_id: str) -> Any:  # noqa: ARG001 - kept async for callers
     """The passages an agent's archival memory holds: its own and those of its attached archives.
 
-    The attached archive ids are read first and inlined: `agent_id = X OR archive_id IN (subquery)` cannot
-    use the indexes and would scan the whole table, while `agent_id = X OR archive_id = ANY(ids)` is a
-    bitmap OR of two index scans (and just `agent_id = X` when nothing is attached)."""
-    archive_ids = list((await session.scalars(
-        select(AgentArchive.archive_id).where(AgentArchive.agent_id == agent_id)
-    )).all())  # fmt: skip
-    owned = Passage.agent_id == agent_id
+    `archive_id = ANY(ARRAY(subquery))` is evaluated once (an InitPlan), so the planner can still use a
+    bitmap OR of two index scans; `archive_id IN (subquery)` OR-ed with `agent_id = X` cannot, and would
+    scan the whole table. One statement, no extra round trip for the attachment lookup."""
+    attached = func.array(select(AgentArchive.archive_id).where(AgentArchive.agent_id == agent_id).scalar_subquery())
     return and_(
         Passage.organization_id == org_id, Passage.deleted_at.is_(None),
-        or_(owned, Passage.archive_id.in_(archive_ids)) if archive_ids else owned,
+        or_(Passage.agent_id == agent_id, Passage.archive_id == func.any(attached)),
     )  # fmt: skip
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from engram.errors import InvalidInput, NotFound
 from engram.ids import new_id
@@ -78,7 +79,7 @@ async def search_passages(
     by the same model (vectors of different models are not comparable)."""
     distance = Passage.embedding.cosine_distance(query_embedding)
     scope = await visible_to_agent(session, org_id, agent_id)
-    stmt = select(Passage, distance).where(
+    stmt = select(Passage, distance).options(defer(Passage.embedding)).where(
         scope, Passage.embedding_model == embedding_model, Passage.embedding_dim == len(query_embedding),
     )  # fmt: skip
     stmt = _filtered(stmt, tags, tag_match_mode, start, end)
