@@ -86,7 +86,7 @@ def compile_system_prompt(agent: Agent, blocks: list[Block], metadata: str, dire
 
 
 async def archival_count(session: AsyncSession, agent: Agent) -> int:
-    scope = await visible_to_agent(session, agent.organization_id, agent.id)
+    scope = visible_to_agent(agent.organization_id, agent.id)
     count = await session.scalar(select(func.count()).select_from(Passage).where(scope))
     return int(count or 0)
 

@@ -18,17 +18,18 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engram.context import compiler
+from engram.context.compaction import context_window
 from engram.context.directories import render_directories
 from engram.llm.tokens import estimate_text_tokens
 from engram.store import agents as agent_store
 from engram.store import blocks as block_store
 from engram.store import messages as message_store
 from engram.store import tools as tool_store
+from engram.store.conversations import context_holder
 from engram.store.models import Message
 from engram.store.models.base import utcnow
 
 SUMMARY_MARKER = "The following is a summary of the previous "
-DEFAULT_CONTEXT_WINDOW = 32_000
 _SECTION_TAGS = ("memory_blocks", "tool_usage_rules", "directories", "memory_metadata", "memory_filesystem")
 
 
@@ -145,9 +146,7 @@ async def context_overview(
         "summary_memory": _tokens(summary),
         "messages": _tokens([_chat_dict(m) for m in chat]) if chat else 0,
     }
-    window = int(
-        (agent.llm_config or {}).get("context_window") or agent.context_window_limit or DEFAULT_CONTEXT_WINDOW
-    )
+    window = context_window(agent, (await context_holder(session, agent, conversation_id)).context_window_limit)
     return ContextOverview(
         context_window_size_max=window, context_window_size_current=sum(sections.values()),
         num_messages=len(wire), num_archival_memory=archival, num_recall_memory=total_messages,
@@ -166,8 +165,6 @@ async def context_overview(
 async def _system_row(
     session: AsyncSession, org_id: str, agent: Any, conversation_id: str | None
 ) -> Message | None:
-    from engram.store.conversations import context_holder
-
     holder = await context_holder(session, agent, conversation_id)
     if not holder.system_message_id:
         return None

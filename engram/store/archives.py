@@ -99,7 +99,7 @@ async def detach_archive(session: AsyncSession, org_id: str, agent_id: str, arch
     ))  # fmt: skip
 
 
-async def visible_to_agent(session: AsyncSession, org_id: str, agent_id: str) -> Any:  # noqa: ARG001 - kept async for callers
+def visible_to_agent(org_id: str, agent_id: str) -> Any:
     """The passages an agent's archival memory holds: its own and those of its attached archives.
 
     `archive_id = ANY(ARRAY(subquery))` is evaluated once (an InitPlan), so the planner can still use a

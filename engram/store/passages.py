@@ -61,7 +61,7 @@ async def list_passages(
     session: AsyncSession, org_id: str, agent_id: str, *, after: str | None = None, before: str | None = None,
     limit: int | None = 100, ascending: bool = True, search: str | None = None,
 ) -> list[Passage]:  # fmt: skip
-    stmt = select(Passage).where(await visible_to_agent(session, org_id, agent_id))
+    stmt = select(Passage).where(visible_to_agent(org_id, agent_id))
     if search:
         stmt = stmt.where(Passage.text.ilike(f"%{search}%"))
     return await paginate(
@@ -78,7 +78,7 @@ async def search_passages(
     """The agent's `top_k` passages nearest the query with their cosine distance, among passages embedded
     by the same model (vectors of different models are not comparable)."""
     distance = Passage.embedding.cosine_distance(query_embedding)
-    scope = await visible_to_agent(session, org_id, agent_id)
+    scope = visible_to_agent(org_id, agent_id)
     stmt = select(Passage, distance).options(defer(Passage.embedding)).where(
         scope, Passage.embedding_model == embedding_model, Passage.embedding_dim == len(query_embedding),
     )  # fmt: skip
@@ -111,7 +111,7 @@ async def text_search_passages(
     words = " OR ".join(query.split())
     tsquery = func.websearch_to_tsquery("english", words)
     rank = func.ts_rank(Passage.search_tsv, tsquery)
-    scope = await visible_to_agent(session, org_id, agent_id)
+    scope = visible_to_agent(org_id, agent_id)
     stmt = select(Passage, rank).where(
         scope, Passage.search_tsv.op("@@")(tsquery),
     )  # fmt: skip
@@ -127,7 +127,7 @@ async def delete_passage(session: AsyncSession, org_id: str, agent_id: str, pass
     """Delete one passage of the agent's archival memory (a shared archive's passage is gone for all)."""
     deleted = await session.scalar(
         delete(Passage)
-        .where(Passage.id == passage_id, await visible_to_agent(session, org_id, agent_id))
+        .where(Passage.id == passage_id, visible_to_agent(org_id, agent_id))
         .returning(Passage.id)
     )
     if deleted is None:

@@ -71,11 +71,11 @@ class Loop:
             await refresh_system_message(s, self.org_id, agent.id)
         return agent.id
 
-    async def run(self, agent_id: str, text: str, **config: Any) -> str:
+    async def run(self, agent_id: str, text: str, *, conversation_id: str | None = None, **config: Any) -> str:
         async with self.sessions.begin() as s:
             run = await runs.create_run(
                 s, self.org_id, agent_id, input_messages=[{"id": new_id("message"), "role": "user", "content": text}],
-                request_config=config,
+                request_config=config, conversation_id=conversation_id,
             )  # fmt: skip
         return run.id
 
@@ -86,11 +86,12 @@ class Loop:
         return base
 
     async def send(self, agent_id: str, text: str, *, max_steps: int = 50, wait: bool = True,
-                   workflow_input: AgentWorkflowInput | None = None, **config: Any) -> tuple[str, TurnResult | None]:  # fmt: skip
-        run_id = await self.run(agent_id, text, **config)
+                   workflow_input: AgentWorkflowInput | None = None, conversation_id: str | None = None,
+                   **config: Any) -> tuple[str, TurnResult | None]:  # fmt: skip
+        run_id = await self.run(agent_id, text, conversation_id=conversation_id, **config)
         result = await submit_turn(
             self.client, self.settings, org_id=self.org_id, agent_id=agent_id, run_id=run_id, max_steps=max_steps,
-            wait=wait, workflow_input=workflow_input, sessions=self.sessions,
+            wait=wait, workflow_input=workflow_input, sessions=self.sessions, conversation_id=conversation_id,
         )  # fmt: skip
         return run_id, result
 

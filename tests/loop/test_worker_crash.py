@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from api.workflow_client import default_workflow_input, submit_turn
-from engram.ids import new_id
+from api.workflow_client import default_workflow_input
 from engram.store import conversations, messages, runs
 from tests.fake_llm import FakeReply
 
@@ -27,19 +26,6 @@ def _spawn(loop, task_queue: str) -> subprocess.Popen:
         "PYTHONPATH": str(ROOT),
     }  # fmt: skip
     return subprocess.Popen([sys.executable, str(ROOT / "tests/loop/worker_proc.py")], env=env, cwd=ROOT)
-
-
-async def _send(loop, agent_id: str, conversation_id: str | None, wf_input) -> str:  # noqa: ANN001
-    async with loop.sessions.begin() as s:
-        run = await runs.create_run(
-            s, loop.org_id, agent_id, input_messages=[{"id": new_id("message"), "role": "user", "content": "hello"}],
-            request_config={}, conversation_id=conversation_id,
-        )  # fmt: skip
-    await submit_turn(
-        loop.client, loop.settings, org_id=loop.org_id, agent_id=agent_id, run_id=run.id, wait=False,
-        conversation_id=conversation_id, workflow_input=wf_input, sessions=loop.sessions,
-    )  # fmt: skip
-    return run.id
 
 
 @pytest.mark.parametrize("thread", ["agent", "conversation"])
@@ -59,7 +45,8 @@ async def test_killed_worker_mid_llm_step_completes_turn_once(loop, fake_llm, th
     first = _spawn(loop, task_queue)
     second = None
     try:
-        run_id = await _send(loop, agent_id, conversation_id, wf_input)
+        run_id, _ = await loop.send(agent_id, "hello", wait=False, workflow_input=wf_input,
+                                    conversation_id=conversation_id)
         for _ in range(400):
             if fake_llm.requests(model):
                 break
