@@ -94,3 +94,44 @@ async def test_per_agent_search_ignores_a_crowd_of_50k_other_agents_passages(ses
             found = await passages.search_passages(s, org, me, query, embedding_model=model, top_k=K)
         expected = sorted(mine, key=lambda pid: 1.0 - sum(x * y for x, y in zip(mine[pid], query, strict=True)))[:K]
         assert [p.id for p, _ in found] == expected
+
+
+async def test_filters_and_shared_archives_narrow_the_exact_search(sessions) -> None:
+    """Tag (any / all) and date filters, an attached archive's passages, and another model's vectors: each
+    search returns exactly the passages that qualify, nearest first (the statement is reused across calls)."""
+    from datetime import UTC, datetime
+
+    from engram.schemas.agent import AgentSpec
+    from engram.store import agents, archives
+
+    org, model = new_id("org"), "test/filters-4"
+    day = [datetime(2026, 1, d, tzinfo=UTC) for d in (1, 2, 3)]
+    async with sessions.begin() as s:
+        me = (await agents.create_agent(s, org, AgentSpec(name="me", model="engram/offline", include_base_tools=False),
+                                        llm_config={})).id  # fmt: skip
+        kb = await archives.create_archive(s, org, name="kb", description=None, embedding=None)
+        await archives.attach_archive(s, org, me, kb.id)
+        own = [
+            NewPassage(text="near", embedding=[1.0, 0.0, 0.0, 0.0], tags=["a", "b"], created_at=day[0]),
+            NewPassage(text="mid", embedding=[0.8, 0.6, 0.0, 0.0], tags=["a"], created_at=day[1]),
+            NewPassage(text="far", embedding=[0.0, 1.0, 0.0, 0.0], tags=["b"], created_at=day[2]),
+        ]
+        await passages.insert_passages(s, org, me, own, embedding_model=model)
+        await passages.insert_passages(s, org, None, [NewPassage(text="shared", embedding=[0.6, 0.8, 0.0, 0.0],
+                                       tags=["b"], created_at=day[1])], embedding_model=model, archive_id=kb.id)  # fmt: skip
+        await passages.insert_passages(s, org, me, [NewPassage(text="other model", embedding=[1.0, 0.0, 0.0, 0.0],
+                                       tags=["a"])], embedding_model="test/other-4")  # fmt: skip
+
+    async def texts(top_k: int = 10, **filters) -> list[str]:
+        async with sessions() as s:
+            found = await passages.search_passages(s, org, me, [1.0, 0.0, 0.0, 0.0], embedding_model=model, top_k=top_k,
+                                                   **filters)  # fmt: skip
+        assert [d for _, d in found] == sorted(d for _, d in found)
+        return [p.text for p, _ in found]
+
+    assert await texts() == ["near", "mid", "shared", "far"]
+    assert await texts(tags=["b"]) == ["near", "shared", "far"]
+    assert await texts(tags=["a", "b"], tag_match_mode="all") == ["near"]
+    assert await texts(start=day[1]) == ["mid", "shared", "far"]
+    assert await texts(start=day[1], end=day[1], tags=["a", "b"]) == ["mid", "shared"]
+    assert await texts(top_k=1) == ["near"]

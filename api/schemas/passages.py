@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from api.schemas.common import LettaRequest, Tag
 from engram.store.models import Passage
+from engram.store.passages import PassageHit
 
 
 class PassageOut(BaseModel):
@@ -29,7 +30,7 @@ class PassageOut(BaseModel):
     updated_at: datetime | None = None
 
     @classmethod
-    def from_domain(cls, passage: Passage, embedding_config: dict[str, Any] | None = None) -> PassageOut:
+    def from_domain(cls, passage: Passage | PassageHit, embedding_config: dict[str, Any] | None = None) -> PassageOut:
         return cls(
             id=passage.id, text=passage.text, agent_id=passage.agent_id, archive_id=passage.archive_id,
             tags=list(passage.tags or []), metadata=passage.metadata_ or {}, embedding_config=embedding_config,

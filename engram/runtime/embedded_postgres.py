@@ -152,7 +152,7 @@ def start_embedded_postgres(pgdata: Path, *, start_timeout: float = 60.0) -> Emb
     socket_dir = _socket_dir_for(pgdata, user)
     _remove_stale_lock_files(pgdata, socket_dir)
     log = pgdata / "postgresql.log"
-    options = f"-h '' -k {shlex.quote(str(socket_dir))}"
+    options = f"-h '' -k {shlex.quote(str(socket_dir))} {_tuning_options()}"
     cmd = [
         _bin_dir() / "pg_ctl",
         "-D",
@@ -181,6 +181,19 @@ def start_embedded_postgres(pgdata: Path, *, start_timeout: float = 60.0) -> Emb
         server.stop()
         raise StartupError(f"embedded Postgres in {pgdata} is not accepting connections; log:\n{_tail(log)}")
     return server
+
+
+def _tuning_options() -> str:
+    """Server settings for an embedded Postgres serving one app (command line, so they win over the conf).
+
+    shared_buffers: Postgres' 128 MB default holds ~60k archival passages of 384 dims; past that every
+    per-agent search (an exact scan of the agent's rows, one heap page each) evicts the previous agents'
+    pages and reads them back (at 100k passages one search in ten took 2-3x as long). 1/8 of RAM, between
+    128 MB and 512 MB (100k passages and their HNSW index); Postgres touches only the pages it uses.
+    jit=off: JIT compiles a plan once its cost passes 100k, which an exact scan of ~26k passages of one
+    agent reaches; compiling costs tens of ms, more than it saves on statements of this size."""
+    buffers_mb = min(512, max(128, psutil.virtual_memory().total // 8 // 2**20))
+    return f"-c shared_buffers={buffers_mb}MB -c jit=off"
 
 
 def _prepare_system_user(pgdata: Path) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import BindParameter, and_, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -99,8 +99,9 @@ async def detach_archive(session: AsyncSession, org_id: str, agent_id: str, arch
     ))  # fmt: skip
 
 
-def visible_to_agent(org_id: str, agent_id: str) -> Any:
+def visible_to_agent(org_id: str | BindParameter[str], agent_id: str | BindParameter[str]) -> Any:
     """The passages an agent's archival memory holds: its own and those of its attached archives.
+    Values, or bound parameters for a statement built once and executed with values (the vector search).
 
     `archive_id = ANY(ARRAY(subquery))` is evaluated once (an InitPlan), so the planner can still use a
     bitmap OR of two index scans; `archive_id IN (subquery)` OR-ed with `agent_id = X` cannot, and would
