@@ -57,19 +57,24 @@ class TurnStart:
 
 
 @dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+@dataclass
 class LlmStepInput:
     org_id: str
     agent_id: str
     run_id: str
     step_index: int
     conversation_id: str | None = None
-
-
-@dataclass
-class Usage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
+    # Fused turn boundaries (workflows/agent.py FUSED_TURN_PATCH): the first step begins the run itself and a
+    # step that ends the turn finishes it, in the step's own transactions, instead of two local activities.
+    begins_turn: bool = False
+    may_finish_turn: bool = False
+    usage_before: Usage | None = None  # the turn's usage of earlier steps, for the finished run's total
 
 
 @dataclass
@@ -81,6 +86,8 @@ class StepOutcome:
     usage: Usage = field(default_factory=Usage)
     approval_call_count: int = 0  # > 0: calls wait for the client (approval / client tool): stop, do not run tools
     approval_timeout_s: float | None = None  # auto-deny after this long; None = wait until answered or cancelled
+    turn_start: TurnStart | None = None  # set when the step began the turn (LlmStepInput.begins_turn)
+    finished_turn: bool = False  # the step ended the turn and closed the run (LlmStepInput.may_finish_turn)
 
 
 @dataclass

@@ -16,10 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities import step_ids
-from activities.contracts import LLM_STEP, LlmStepInput, StepOutcome, Usage
+from activities.contracts import LLM_STEP, FinishTurnInput, LlmStepInput, StepOutcome, TurnStart, Usage
 from activities.errors import guard_payload_size, to_application_error
 from activities.streaming import DeltaWriter
 from activities.turn_state import TurnState, load_turn_state
+from activities.turns import begin_in_session, finish_in_session
 from engram.config import Settings
 from engram.context.compaction import TRIGGER_FRACTION, context_window, needs_compaction
 from engram.context.compiler import compile_context
@@ -86,9 +87,14 @@ class LlmActivities:
         step_id = step_ids.step_id(inp.run_id, inp.step_index)
         async with self.sessions.begin() as session:
             state = await load_turn_state(session, inp.org_id, inp.agent_id, inp.run_id)
+            # After the state: the session's identity map (weakly held) then still has the run and agent.
+            start = await begin_in_session(session, inp.org_id, inp.agent_id, inp.run_id) if inp.begins_turn else None
             stored = await message_store.find_message(session, inp.org_id, message_id)
-            if stored is not None:
-                return _outcome_from_row(state, stored, inp.step_index, "stop", self._approval_timeout(state))
+            if stored is not None:  # a retry after the step committed: never call the model twice
+                outcome = _outcome_from_row(state, stored, inp.step_index, "stop", self._approval_timeout(state))
+                return _with_turn(outcome, start, finished=inp.may_finish_turn and _ends_turn(outcome))
+            if start is not None and start.is_already_finished:
+                return _with_turn(StepOutcome(step_id=step_id), start)
             history = state.calls_before(inp.step_index)
             allowed = tool_rules.allowed_tools(state.rules, state.tool_names, history, state.last_tool_output())
             messages = await compile_context(session, inp.org_id, inp.agent_id, inp.conversation_id)
@@ -119,6 +125,7 @@ class LlmActivities:
                     (f"{step_id}:retry{attempt}", "step_retry", {"step_id": step_id, "attempt": attempt})
                 ])  # fmt: skip
         response = await provider.complete(request, on_delta=writer.on_delta)
+        usage = Usage(response.usage.prompt_tokens, response.usage.completion_tokens, response.usage.total_tokens)
         row = _assistant_row(inp, state, response, message_id, step_id, handle, date)
         async with self.sessions.begin() as session:
             if row is not None:
@@ -133,16 +140,22 @@ class LlmActivities:
             events = writer.take_pending()  # the last deltas, then the final message events, in one append
             if stored is not None:
                 events += _final_events(state, stored, writer.streamed_otids)
+            outcome = (
+                _outcome_from_row(state, stored, inp.step_index, response.finish_reason, self._approval_timeout(state))
+                if stored else _empty_outcome(state, step_id)
+            )  # fmt: skip
+            finished = inp.may_finish_turn and _ends_turn(outcome)
+            if finished:  # close the run in this same write: the turn costs no finish_turn round trip
+                closing = await finish_in_session(session, FinishTurnInput(
+                    inp.org_id, inp.agent_id, inp.run_id, "completed", outcome.stop_reason or "end_turn",
+                    inp.step_index + 1, _add(inp.usage_before or Usage(), usage),
+                ))  # fmt: skip
+                events += closing or []
             await run_events.append_events(session, inp.org_id, inp.run_id, events)
-        outcome = (
-            _outcome_from_row(state, stored, inp.step_index, response.finish_reason, self._approval_timeout(state))
-            if stored else _empty_outcome(state, step_id)
-        )  # fmt: skip
         if outcome.keep_stepping and not outcome.tool_call_count:
             await self._nudge_required_tools(inp, state)
-        outcome.usage = Usage(response.usage.prompt_tokens, response.usage.completion_tokens, response.usage.total_tokens)
-        return outcome
-
+        outcome.usage = usage
+        return _with_turn(outcome, start, finished=finished)
 
     def _approval_timeout(self, state: TurnState) -> float | None:
         return approvals.approval_timeout_s(state.agent, getattr(self.settings, "approval_timeout_s", None))
@@ -157,6 +170,20 @@ class LlmActivities:
                 "agent_id": inp.agent_id, "conversation_id": inp.conversation_id, "role": "user",
                 "content": [{"type": "text", "text": text}], "text": text, "run_id": inp.run_id, "created_at": utcnow(),
             }])  # fmt: skip
+
+
+def _ends_turn(outcome: StepOutcome) -> bool:
+    """The step ends the turn by itself: no tool to run, no approval to wait for, no further step."""
+    return not (outcome.tool_call_count or outcome.approval_call_count or outcome.keep_stepping)
+
+
+def _with_turn(outcome: StepOutcome, start: TurnStart | None, *, finished: bool = False) -> StepOutcome:
+    outcome.turn_start, outcome.finished_turn = start, finished
+    return outcome
+
+
+def _add(a: Usage, b: Usage) -> Usage:
+    return Usage(a.prompt_tokens + b.prompt_tokens, a.completion_tokens + b.completion_tokens, a.total_tokens + b.total_tokens)
 
 
 def _tool_choice(state: TurnState, allowed: tool_rules.Allowed, specs: list[Any]) -> str:

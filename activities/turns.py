@@ -69,42 +69,16 @@ class TurnActivities:
     async def begin_turn(self, inp: BeginTurnInput) -> TurnStart:
         try:
             async with self.sessions.begin() as session:
-                run = await runs.get_run(session, inp.org_id, inp.run_id)
-                agent = await agent_store.get_agent(session, inp.org_id, inp.agent_id)
-                if run.status in runs.TERMINAL_STATUSES:
-                    return TurnStart(agent.agent_type, agent.model, is_already_finished=True)
-                await message_store.insert_messages(session, input_rows(inp.org_id, inp.agent_id, run))
-                await runs.mark_running(session, inp.org_id, inp.run_id)
-                model = (run.request_config or {}).get("override_model") or agent.model
-                return TurnStart(agent.agent_type, model, has_callback=bool(run.callback_url),
-                                 has_sleeptime=bool(agent.enable_sleeptime))  # fmt: skip
+                return await begin_in_session(session, inp.org_id, inp.agent_id, inp.run_id)
         except Exception as exc:
             raise to_application_error(exc)  # noqa: B904 - the cause is chained inside
 
     @activity.defn(name=FINISH_TURN)
     async def finish_turn(self, inp: FinishTurnInput) -> None:
-        usage = dataclasses.asdict(inp.usage)
-        error = {"error_type": inp.error_type, "message": inp.error_message} if inp.error_type else None
         async with self.sessions.begin() as session:
-            run = await runs.mark_terminal(
-                session, inp.org_id, inp.run_id, status=inp.status, stop_reason=inp.stop_reason, usage=usage, error=error
-            )
-            if run is not None:
-                await _record_on_agent(session, inp, run)
-            elif await runs.find_run(session, inp.org_id, inp.run_id) is None:
-                return  # the run (and its agent) were deleted mid-turn: nothing left to close
-            events: list[tuple[str, str, dict]] = []
-            if inp.status == "failed":
-                events.append(("error", "error", {
-                    "message_type": "error_message", "run_id": inp.run_id, "error_type": inp.error_type or "internal_error",
-                    "message": inp.error_message or inp.stop_reason, "detail": inp.error_message,
-                }))  # fmt: skip
-            events += [
-                ("stop_reason", "stop_reason", {"message_type": "stop_reason", "stop_reason": inp.stop_reason}),
-                ("usage", "usage", usage_event(inp.run_id, inp)),
-                ("done", "done", {}),
-            ]
-            await run_events.append_events(session, inp.org_id, inp.run_id, events)
+            events = await finish_in_session(session, inp)
+            if events is not None:
+                await run_events.append_events(session, inp.org_id, inp.run_id, events)
 
     @activity.defn(name=DELIVER_CALLBACK)
     async def deliver_callback(self, inp: CallbackInput) -> None:
@@ -133,12 +107,52 @@ class TurnActivities:
             await runs.record_callback(session, inp.org_id, inp.run_id, status_code=status_code, error=error)
 
 
-async def _record_on_agent(session: AsyncSession, inp: FinishTurnInput, run: Any) -> None:
-    try:
-        agent = await agent_store.get_agent(session, inp.org_id, inp.agent_id)
-    except Exception:  # noqa: BLE001 - the agent may have been deleted mid-run
-        return
-    agent.last_stop_reason = inp.stop_reason
-    agent.last_run_completion = run.completed_at
-    agent.last_run_duration_ms = int((run.total_duration_ns or 0) / 1e6)
-    await session.flush()
+async def begin_in_session(session: AsyncSession, org_id: str, agent_id: str, run_id: str) -> TurnStart:
+    """Store the run's input messages and mark it running (with the workflow that runs it, for the UI link).
+
+    Shared by the `begin_turn` local activity and the first `llm_step` of a turn, which does it in its own
+    first transaction (one round trip less per turn). Idempotent: inputs are upserts, marking is a no-op twice.
+    """
+    run = await runs.get_run(session, org_id, run_id)
+    agent = await agent_store.get_agent(session, org_id, agent_id)
+    model = (run.request_config or {}).get("override_model") or agent.model
+    start = TurnStart(agent.agent_type, model, has_callback=bool(run.callback_url),
+                      has_sleeptime=bool(agent.enable_sleeptime))  # fmt: skip
+    if run.status in runs.TERMINAL_STATUSES:
+        start.is_already_finished = True
+        return start
+    await message_store.insert_messages(session, input_rows(org_id, agent_id, run))
+    info = activity.info()
+    await runs.mark_running(session, org_id, run_id, workflow_id=info.workflow_id, temporal_run_id=info.workflow_run_id)
+    return start
+
+
+async def finish_in_session(session: AsyncSession, inp: FinishTurnInput) -> list[tuple[str, str, dict]] | None:
+    """Close the run (status, stop reason, usage; the agent's last-run fields) and return the stream's
+    closing events for the caller to append: [error], stop_reason, usage, done. None: the run is gone.
+
+    Shared by the `finish_turn` local activity and the last `llm_step` of a turn, which appends them with
+    the step's own events in one write. A run already terminal keeps its status; its events are re-offered
+    (their keys make that a no-op).
+    """
+    usage = dataclasses.asdict(inp.usage)
+    error = {"error_type": inp.error_type, "message": inp.error_message} if inp.error_type else None
+    run = await runs.mark_terminal(
+        session, inp.org_id, inp.run_id, status=inp.status, stop_reason=inp.stop_reason, usage=usage, error=error
+    )
+    if run is not None:
+        await agent_store.record_last_run(session, inp.org_id, inp.agent_id, inp.stop_reason, run.completed_at,
+                                          int((run.total_duration_ns or 0) / 1e6))  # fmt: skip
+    elif await runs.find_run(session, inp.org_id, inp.run_id) is None:
+        return None  # the run (and its agent) were deleted mid-turn: nothing left to close
+    events: list[tuple[str, str, dict]] = []
+    if inp.status == "failed":
+        events.append(("error", "error", {
+            "message_type": "error_message", "run_id": inp.run_id, "error_type": inp.error_type or "internal_error",
+            "message": inp.error_message or inp.stop_reason, "detail": inp.error_message,
+        }))  # fmt: skip
+    return events + [
+        ("stop_reason", "stop_reason", {"message_type": "stop_reason", "stop_reason": inp.stop_reason}),
+        ("usage", "usage", usage_event(inp.run_id, inp)),
+        ("done", "done", {}),
+    ]

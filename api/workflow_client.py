@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -36,10 +34,10 @@ def default_workflow_input(settings: Settings, org_id: str, agent_id: str, conve
 async def submit_turn(
     client: Client, settings: Settings, *, org_id: str, agent_id: str, run_id: str, max_steps: int = 50,
     conversation_id: str | None = None, wait: bool = True, workflow_input: AgentWorkflowInput | None = None,
-    sessions=None,  # noqa: ANN001 - optional async_sessionmaker to record workflow ids on the run
     is_approval: bool = False,
 ) -> TurnResult | None:  # fmt: skip
     """Queue the run on the agent's workflow, starting it if needed; update id = run id, so a retry runs once.
+    The worker notes on the run which workflow ran it when the turn begins.
 
     wait=True returns the TurnResult; wait=False returns None once the workflow accepted the turn.
     A workflow that was just exiting (idle) rejects the update; we retry once on the fresh run.
@@ -62,33 +60,15 @@ async def submit_turn(
         except RPCError as exc:
             last_error = exc
             continue
-        record = None
-        if sessions is not None:
-            temporal_run_id = (await start.workflow_handle()).result_run_id
-            record = _record_workflow(sessions, org_id, run_id, workflow_id, temporal_run_id)
         if not wait:
-            if record is not None:
-                await record
             return None
-        # The turn is already running: record the ids while it does, off the reply's critical path.
-        recording = asyncio.ensure_future(record) if record is not None else None
         try:
             return await handle.result()
         except RPCError as exc:  # the run closed under us (continue-as-new/idle exit race): resubmit
             last_error = exc
             continue
-        finally:
-            if recording is not None:
-                await recording
     assert last_error is not None
     raise last_error
-
-
-async def _record_workflow(sessions, org_id: str, run_id: str, workflow_id: str, temporal_run_id: str | None) -> None:  # noqa: ANN001
-    from engram.store import runs
-
-    async with sessions.begin() as session:
-        await runs.set_workflow_ids(session, org_id, run_id, workflow_id, temporal_run_id)
 
 
 async def cancel_run(client: Client, *, agent_id: str, run_id: str, conversation_id: str | None = None) -> None:

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         SummarizeInput,
         ToolsInput,
         ToolsOutcome,
+        TurnStart,
         Usage,
     )
     from workflows import steps
@@ -43,6 +44,9 @@ COMPACTION_PATCH = "compact-on-context-overflow"  # runs recorded before compact
 APPROVAL_PATCH = "wait-for-approval"  # runs recorded before approvals existed ran every tool call at once
 SLEEPTIME_PATCH = "sleeptime-after-turn"  # count completed turns; start SleeptimeWorkflow every N-th
 EXIT_WHEN_DISABLED_PATCH = "exit-idle-when-disabled"  # a deleted agent's idle workflows end at once
+# The first llm_step begins the run and a step that ends the turn finishes it (no begin/finish local
+# activities): one workflow task and two transactions less per turn on the hot path.
+FUSED_TURN_PATCH = "fused-turn-boundaries"
 HISTORY_EVENTS_LIMIT = 2_000
 HISTORY_BYTES_LIMIT = 1_000_000
 
@@ -211,10 +215,13 @@ class AgentWorkflow:
         try:
             if turn.run_id in self.cancelled:
                 return await self._finish(turn, _Failure("cancelled", "cancelled"), usage, 0)
-            start = await steps.begin_turn(BeginTurnInput(self.inp.org_id, self.inp.agent_id, turn.run_id, self.inp.conversation_id))
-            if start.is_already_finished:
-                return TurnResult(turn.run_id, "end_turn", "completed")
-            self.has_sleeptime = start.has_sleeptime
+            start: TurnStart | None = None
+            fused = not turn.is_approval and self.awaiting is None and workflow.patched(FUSED_TURN_PATCH)
+            if not fused:
+                start = await steps.begin_turn(BeginTurnInput(self.inp.org_id, self.inp.agent_id, turn.run_id, self.inp.conversation_id))
+                if start.is_already_finished:
+                    return TurnResult(turn.run_id, "end_turn", "completed")
+                self.has_sleeptime = start.has_sleeptime
             if self.awaiting is not None and not turn.is_approval:  # a new message replaces the question
                 await self._deny(self.awaiting, "superseded")
             if turn.is_approval:
@@ -226,8 +233,20 @@ class AgentWorkflow:
             stop_reason = "max_steps"
             for step_index in range(max(1, turn.max_steps)):
                 step_count += 1
-                outcome = await self._llm_step_compacting(turn, step_index, start.model)
+                outcome = await self._llm_step_compacting(
+                    turn, step_index, start.model if start else None, fused=fused, usage_before=usage
+                )
+                if outcome.turn_start is not None:  # this step began the turn
+                    start = outcome.turn_start
+                    self.has_sleeptime = start.has_sleeptime
+                    if start.is_already_finished and not outcome.finished_turn:
+                        return TurnResult(turn.run_id, "end_turn", "completed")
                 usage = _add(usage, outcome.usage)
+                if outcome.finished_turn:  # the step closed the run itself
+                    result = TurnResult(turn.run_id, outcome.stop_reason or "end_turn", "completed", step_count, _usage_dict(usage))
+                    if start is not None and start.has_callback:
+                        await steps.deliver_callback(CallbackInput(self.inp.org_id, turn.run_id))
+                    return result
                 if outcome.approval_call_count and workflow.patched(APPROVAL_PATCH):
                     timeout = outcome.approval_timeout_s
                     deadline = workflow.time() + timeout if timeout else None
@@ -246,7 +265,7 @@ class AgentWorkflow:
                     stop_reason = reason or "end_turn"
                     break
             result = await self._finish(turn, None, usage, step_count, stop_reason)
-            if start.has_callback:
+            if start is not None and start.has_callback:
                 await steps.deliver_callback(CallbackInput(self.inp.org_id, turn.run_id))
             return result
         except ActivityError as err:
@@ -270,9 +289,16 @@ class AgentWorkflow:
                                    self.inp.tools_heartbeat_floor_s)  # fmt: skip
         return await self._guarded(turn, handle)
 
-    async def _llm_step_compacting(self, turn: TurnRequest, step_index: int, model: str) -> StepOutcome:
-        """Run one LLM step; when the context overflows, compact it (summarize) and try the step again."""
+    async def _llm_step_compacting(
+        self, turn: TurnRequest, step_index: int, model: str | None, *, fused: bool = False, usage_before: Usage | None = None
+    ) -> StepOutcome:  # fmt: skip
+        """Run one LLM step; when the context overflows, compact it (summarize) and try the step again.
+
+        fused: the first step begins the turn and any step that ends it finishes the run (FUSED_TURN_PATCH).
+        """
         step = LlmStepInput(self.inp.org_id, self.inp.agent_id, turn.run_id, step_index, self.inp.conversation_id)
+        if fused:
+            step = dataclasses.replace(step, begins_turn=step_index == 0, may_finish_turn=True, usage_before=usage_before)
         for attempt in range(MAX_COMPACTIONS_PER_STEP + 1):
             try:
                 handle = steps.start_llm_step(
@@ -313,9 +339,7 @@ class AgentWorkflow:
             self.inp.org_id, self.inp.agent_id, turn.run_id, status, reason, step_count, usage,
             failure.error_type if failure else None, failure.message if failure else None,
         ))  # fmt: skip
-        usage_dict = {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
-                      "total_tokens": usage.total_tokens}  # fmt: skip
-        return TurnResult(turn.run_id, reason, status, step_count, usage_dict)
+        return TurnResult(turn.run_id, reason, status, step_count, _usage_dict(usage))
 
     def _turn_is_complete(self, result: TurnResult) -> bool:
         """A finished turn the sleep-time agent may review (one paused for an approval is not finished)."""
@@ -396,6 +420,10 @@ class _Cancelled(Exception):
 
 def _add(a: Usage, b: Usage) -> Usage:
     return Usage(a.prompt_tokens + b.prompt_tokens, a.completion_tokens + b.completion_tokens, a.total_tokens + b.total_tokens)
+
+
+def _usage_dict(usage: Usage) -> dict:
+    return {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens, "total_tokens": usage.total_tokens}
 
 
 def _failure_of(err: ActivityError) -> _Failure:

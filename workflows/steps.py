@@ -58,7 +58,7 @@ CALLBACK_RETRY = RetryPolicy(maximum_attempts=1)
 
 
 def start_llm_step(
-    step: LlmStepInput, model: str, heartbeat_timeout_s: float, retry_initial_interval_s: float | None = None
+    step: LlmStepInput, model: str | None, heartbeat_timeout_s: float, retry_initial_interval_s: float | None = None
 ) -> ActivityHandle[StepOutcome]:
     """retry_initial_interval_s overrides LLM_RETRY's first backoff (tests shrink it; the attempt count stays)."""
     retry = LLM_RETRY
@@ -68,7 +68,7 @@ def start_llm_step(
         LLM_STEP, step, result_type=StepOutcome, start_to_close_timeout=LLM_STEP_TIMEOUT,
         heartbeat_timeout=timedelta(seconds=heartbeat_timeout_s), retry_policy=retry,
         cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-        summary=f"llm step {step.step_index + 1} ({model})",
+        summary=f"llm step {step.step_index + 1}" + (f" ({model})" if model else ""),
     )  # fmt: skip
 
 

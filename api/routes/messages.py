@@ -104,7 +104,7 @@ async def _submit(
     try:
         return await workflow_client.submit_turn(
             temporal, settings, org_id=org_id, agent_id=run.agent_id, run_id=run.id, max_steps=max_steps,
-            conversation_id=run.conversation_id, wait=wait, sessions=sessions,
+            conversation_id=run.conversation_id, wait=wait,
             is_approval=approvals.is_approval_input(run.input_messages or []),
         )  # fmt: skip
     except workflow_client.WorkflowUpdateFailedError as exc:

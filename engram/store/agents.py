@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engram.errors import InvalidInput, NotFound
@@ -89,10 +89,20 @@ async def create_agent(
 
 
 async def get_agent(session: AsyncSession, org_id: str, agent_id: str) -> Agent:
-    agent = await session.scalar(select(Agent).where(Agent.id == agent_id, Agent.organization_id == org_id))
-    if agent is None:
+    agent = await session.get(Agent, agent_id)  # no round trip when this transaction already loaded it
+    if agent is None or agent.organization_id != org_id:
         raise NotFound("agent", agent_id)
     return agent
+
+
+async def record_last_run(
+    session: AsyncSession, org_id: str, agent_id: str, stop_reason: str, completed_at: Any, duration_ms: int
+) -> None:  # fmt: skip
+    """The agent's last-run fields (Letta shows them on the agent); a deleted agent is no error."""
+    await session.execute(
+        update(Agent).where(Agent.id == agent_id, Agent.organization_id == org_id)
+        .values(last_stop_reason=stop_reason, last_run_completion=completed_at, last_run_duration_ms=duration_ms)
+    )  # fmt: skip
 
 
 async def delete_agent(session: AsyncSession, org_id: str, agent_id: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import BigInteger, cast, func, literal, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engram.errors import InvalidInput, NotFound
@@ -32,8 +32,8 @@ async def create_run(
 
 
 async def get_run(session: AsyncSession, org_id: str, run_id: str) -> Run:
-    run = await session.scalar(select(Run).where(Run.id == run_id, Run.organization_id == org_id))
-    if run is None:
+    run = await session.get(Run, run_id)  # no round trip when this transaction already loaded it
+    if run is None or run.organization_id != org_id:
         raise NotFound("run", run_id)
     return run
 
@@ -85,11 +85,16 @@ async def set_workflow_ids(session: AsyncSession, org_id: str, run_id: str, work
     )
 
 
-async def mark_running(session: AsyncSession, org_id: str, run_id: str) -> None:
-    """created -> running (a no-op for a run already running or finished)."""
+async def mark_running(
+    session: AsyncSession, org_id: str, run_id: str, *, workflow_id: str | None = None, temporal_run_id: str | None = None
+) -> None:  # fmt: skip
+    """created -> running (a no-op for a run already running or finished), noting the workflow that runs it."""
+    ids = {"workflow_id": workflow_id, "temporal_run_id": temporal_run_id} if workflow_id else {}
     await session.execute(
-        update(Run).where(Run.id == run_id, Run.organization_id == org_id, Run.status == "created").values(status="running")
-    )
+        update(Run).where(Run.id == run_id, Run.organization_id == org_id, Run.status == "created")
+        .values(status="running", **ids)
+        .execution_options(synchronize_session=False)  # a loaded Run keeps its fields: no reload in this transaction
+    )  # fmt: skip
 
 
 async def mark_terminal(
@@ -100,16 +105,15 @@ async def mark_terminal(
     if status not in TERMINAL_STATUSES:
         raise InvalidInput(f"not a terminal status: {status}")
     now = utcnow()
-    run = await session.scalar(
+    elapsed_ns = cast(func.extract("epoch", literal(now) - Run.created_at) * 1e9, BigInteger)
+    return await session.scalar(
         update(Run)
         .where(Run.id == run_id, Run.organization_id == org_id, Run.status.not_in(TERMINAL_STATUSES))
-        .values(status=status, stop_reason=stop_reason, usage=usage, error=error, completed_at=now)
+        .values(status=status, stop_reason=stop_reason, usage=usage, error=error, completed_at=now,
+                total_duration_ns=elapsed_ns)
         .returning(Run)
-    )
-    if run is not None:
-        run.total_duration_ns = int((now - run.created_at).total_seconds() * 1e9)
-        await session.flush()
-    return run
+        .execution_options(populate_existing=True)
+    )  # fmt: skip
 
 
 async def record_callback(

@@ -74,7 +74,7 @@ async def _converse(loop, agent_id: str, agent_index: int, wf_input) -> list[str
     for turn in range(TURNS):
         run_id = await loop.run(agent_id, _utterance(agent_index, turn))
         await submit_turn(loop.client, loop.settings, org_id=loop.org_id, agent_id=agent_id, run_id=run_id,
-                          workflow_input=wf_input, sessions=loop.sessions)  # fmt: skip
+                          workflow_input=wf_input)  # fmt: skip
         run_ids.append(run_id)
     return run_ids
 

@@ -91,7 +91,7 @@ class Loop:
         run_id = await self.run(agent_id, text, conversation_id=conversation_id, **config)
         result = await submit_turn(
             self.client, self.settings, org_id=self.org_id, agent_id=agent_id, run_id=run_id, max_steps=max_steps,
-            wait=wait, workflow_input=workflow_input, sessions=self.sessions, conversation_id=conversation_id,
+            wait=wait, workflow_input=workflow_input, conversation_id=conversation_id,
         )  # fmt: skip
         return run_id, result
 

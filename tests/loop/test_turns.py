@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from engram.store import blocks, messages, run_events
+from temporalio.testing import ActivityEnvironment
+
+from activities.contracts import LlmStepInput
+from activities.llm import LlmActivities
+from engram.store import blocks, messages, run_events, runs
 from tests.fake_llm import FakeReply
 
 
@@ -46,3 +50,41 @@ async def test_letta_v1_plain_text_reply_ends_turn(loop, fake_llm) -> None:
     assert result.stop_reason == "end_turn" and result.status == "completed"
     rows = await _outputs(loop, run_id)
     assert [r.text for r in rows] == ["Hello there"]
+
+
+async def test_a_plain_turn_is_one_activity_that_begins_and_finishes_the_run(loop, fake_llm) -> None:
+    """Fused turn boundaries: no begin/finish local activities, yet the run is closed like before."""
+    model = _model()
+    fake_llm.script(model, [FakeReply.text("Hello there")])
+    agent_id = await loop.agent(f"openai/{model}")
+    run_id, result = await loop.send(agent_id, "hi")
+    assert (result.status, result.stop_reason, result.step_count) == ("completed", "end_turn", 1)
+    assert result.usage["total_tokens"] > 0
+    history = await loop.client.get_workflow_handle(f"agent:{agent_id}").fetch_history()
+    scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name for e in history.events
+                 if e.HasField("activity_task_scheduled_event_attributes")]  # fmt: skip
+    local = [e for e in history.events if e.HasField("marker_recorded_event_attributes")
+             and e.marker_recorded_event_attributes.marker_name == "core_local_activity"]  # fmt: skip
+    assert scheduled == ["llm_step.v1"] and local == []
+    async with loop.sessions() as s:
+        run = await runs.get_run(s, loop.org_id, run_id)
+        inputs = await messages.run_messages(s, loop.org_id, run_id)
+    assert run.status == "completed" and run.stop_reason == "end_turn" and run.usage["total_tokens"] > 0
+    assert run.workflow_id == f"agent:{agent_id}" and run.temporal_run_id and run.total_duration_ns > 0
+    assert [r.role for r in inputs] == ["user", "assistant"]  # the step stored the input it began with
+    kinds = [e.kind for e in await _events(loop, run_id)]
+    assert kinds[-3:] == ["stop_reason", "usage", "done"] and kinds.count("done") == 1
+
+
+async def test_a_step_retried_after_it_finished_the_run_neither_calls_the_model_nor_closes_twice(loop, fake_llm) -> None:
+    model = _model()
+    fake_llm.script(model, [FakeReply.text("Only once")])
+    agent_id = await loop.agent(f"openai/{model}")
+    run_id, _ = await loop.send(agent_id, "hi")
+    step = LlmStepInput(loop.org_id, agent_id, run_id, 0, begins_turn=True, may_finish_turn=True)
+    activities = LlmActivities(loop.sessions, loop.settings)
+    again = await ActivityEnvironment().run(activities.llm_step, step)  # what a retry after the commit runs
+    assert again.finished_turn and again.stop_reason == "end_turn" and again.turn_start is not None
+    assert len(fake_llm.requests(model)) == 1
+    kinds = [e.kind for e in await _events(loop, run_id)]
+    assert kinds.count("done") == 1 and kinds.count("usage") == 1
