@@ -148,10 +148,10 @@ def _sql_only_ms(url: str, org: str, agent_ids: list[str], dim: int, k: int, see
         for i in range(n):
             query = "[" + ",".join(f"{x:.6f}" for x in _unit_rows(rng, 1, dim)[0]) + "]"
             plan = conn.execute(
-                "EXPLAIN (ANALYZE, FORMAT JSON) SELECT id, embedding <=> %s::vector AS d FROM passages "
+                "EXPLAIN (ANALYZE, FORMAT JSON) SELECT id, (embedding <=> %s::vector) + 0 AS d FROM passages "
                 "WHERE organization_id = %s AND deleted_at IS NULL AND agent_id = %s AND embedding_model = %s "
-                "AND embedding_dim = %s ORDER BY (embedding <=> %s::vector) + 0 LIMIT %s",
-                (query, org, agent_ids[i % len(agent_ids)], MODEL, dim, query, k),
+                "AND embedding_dim = %s ORDER BY d LIMIT %s",
+                (query, org, agent_ids[i % len(agent_ids)], MODEL, dim, k),
             ).fetchone()[0]  # fmt: skip
             times.append(plan[0]["Execution Time"])
     return statistics.median(times)
