@@ -40,6 +40,7 @@ def test_upgrade_creates_every_table_on_an_empty_database(pg_admin_url: str) -> 
     with psycopg.connect(url) as conn:
         indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'passages'")}
     assert "ix_passages_embedding_hnsw_384" in indexes
+    assert {"ix_passages_agent_vectors_384", "ix_passages_archive_vectors_384"} <= indexes
 
 
 def test_upgrade_on_a_migrated_database_keeps_data(pg_admin_url: str) -> None:

@@ -99,18 +99,22 @@ async def detach_archive(session: AsyncSession, org_id: str, agent_id: str, arch
     ))  # fmt: skip
 
 
-def visible_to_agent(org_id: str | BindParameter[str], agent_id: str | BindParameter[str]) -> Any:
+def visible_to_agent(org_id: str, agent_id: str) -> Any:
     """The passages an agent's archival memory holds: its own and those of its attached archives.
-    Values, or bound parameters for a statement built once and executed with values (the vector search).
 
     `archive_id = ANY(ARRAY(subquery))` is evaluated once (an InitPlan), so the planner can still use a
     bitmap OR of two index scans; `archive_id IN (subquery)` OR-ed with `agent_id = X` cannot, and would
     scan the whole table. One statement, no extra round trip for the attachment lookup."""
-    attached = func.array(select(AgentArchive.archive_id).where(AgentArchive.agent_id == agent_id).scalar_subquery())
     return and_(
         Passage.organization_id == org_id, Passage.deleted_at.is_(None),
-        or_(Passage.agent_id == agent_id, Passage.archive_id == func.any(attached)),
+        or_(Passage.agent_id == agent_id, Passage.archive_id == func.any(attached_archive_ids(agent_id))),
     )  # fmt: skip
+
+
+def attached_archive_ids(agent_id: str | BindParameter[str]) -> Any:
+    """The ids of the archives attached to the agent, as one array evaluated once per statement (a value,
+    or a bound parameter for a statement built once and executed with values)."""
+    return func.array(select(AgentArchive.archive_id).where(AgentArchive.agent_id == agent_id).scalar_subquery())
 
 
 async def get_archive_passage(

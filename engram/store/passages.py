@@ -19,13 +19,13 @@ import psycopg
 from pgvector.sqlalchemy import Vector
 from psycopg.adapt import Dumper, PyFormat
 from psycopg.pq import Format
-from sqlalchemy import Select, bindparam, cast, delete, func, select
+from sqlalchemy import Select, and_, bindparam, cast, delete, func, literal_column, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import NullType
 
 from engram.errors import InvalidInput, NotFound
 from engram.ids import new_id
-from engram.store.archives import visible_to_agent
+from engram.store.archives import attached_archive_ids, visible_to_agent
 from engram.store.models import Passage
 from engram.store.pagination import paginate
 
@@ -109,37 +109,56 @@ async def search_passages(
     Latency matters here (one search per `archival_memory_search` call), so the statement is built once per
     filter shape and only values are bound per call, columns come back as plain tuples (no ORM identity
     map), the query vector travels in pgvector's binary form, and the distance is computed once per row."""
-    stmt = _search_statement(bool(tags), tag_match_mode == "all", start is not None, end is not None)
+    dim = len(query_embedding)
+    stmt = _search_statement(dim, bool(tags), tag_match_mode == "all", start is not None, end is not None)
     await _accept_binary_vectors(session)
     params = {
         "org_id": org_id, "agent_id": agent_id, "query": _BinaryVector(query_embedding),
-        "embedding_model": embedding_model, "embedding_dim": len(query_embedding), "top_k": top_k,
-        "tags": tags, "start": start, "end": end,
+        "embedding_model": embedding_model, "top_k": top_k, "tags": tags, "start": start, "end": end,
     }  # fmt: skip
     rows = (await session.execute(stmt, params)).all()
     return [(PassageHit(*row[:-1]), row[-1]) for row in rows]
 
 
 @functools.cache
-def _search_statement(tagged: bool, all_tags: bool, since: bool, until: bool) -> Select:
-    """The exact per-agent search for one filter shape, every value a bound parameter.
+def _search_statement(dim: int, tagged: bool, all_tags: bool, since: bool, until: bool) -> Select:
+    """The exact per-agent search for one dimension and filter shape, every other value a bound parameter.
 
-    `(embedding <=> q) + 0` hides the operator from the HNSW index (the planner trap in the module
-    docstring); ordering by the output column evaluates the distance once per row, not twice."""
+    The agent's own passages and its attached archives' are ranked separately (top k of each, merged), so
+    each side can be an index-only walk of the covering index of migration 0011 (a page holds ~3 vectors
+    of one agent instead of one); the k winners' columns are then fetched by id. `(embedding <=> q) + 0`
+    keeps the HNSW index out (the planner trap in the module docstring) and is computed once per row. The
+    dimension is written into the SQL, not bound: the covering indexes are partial (`embedding_dim = 384`),
+    and a generic plan with a bound dimension could never prove it may use them."""
     query = cast(bindparam("query", type_=NullType()), Vector)
-    distance = (Passage.embedding.cosine_distance(query) + 0).label("distance")
-    stmt = select(*_HIT_COLUMNS, distance).where(
-        visible_to_agent(bindparam("org_id"), bindparam("agent_id")),
-        Passage.embedding_model == bindparam("embedding_model"), Passage.embedding_dim == bindparam("embedding_dim"),
-    )  # fmt: skip
-    if tagged:
-        wanted = bindparam("tags", type_=Passage.tags.type)
-        stmt = stmt.where(Passage.tags.contains(wanted) if all_tags else Passage.tags.overlap(wanted))
-    if since:
-        stmt = stmt.where(Passage.created_at >= bindparam("start"))
-    if until:
-        stmt = stmt.where(Passage.created_at <= bindparam("end"))
-    return stmt.order_by(distance, Passage.created_at).limit(bindparam("top_k"))
+
+    def nearest(scope: Any) -> Select:
+        distance = (Passage.embedding.cosine_distance(query) + 0).label("distance")
+        stmt = select(Passage.id, Passage.created_at, distance).where(
+            scope, Passage.organization_id == bindparam("org_id"), Passage.deleted_at.is_(None),
+            Passage.embedding_model == bindparam("embedding_model"), Passage.embedding_dim == literal_column(str(dim)),
+        )  # fmt: skip
+        if tagged:
+            wanted = bindparam("tags", type_=Passage.tags.type)
+            stmt = stmt.where(Passage.tags.contains(wanted) if all_tags else Passage.tags.overlap(wanted))
+        if since:
+            stmt = stmt.where(Passage.created_at >= bindparam("start"))
+        if until:
+            stmt = stmt.where(Passage.created_at <= bindparam("end"))
+        return stmt.order_by(distance, Passage.created_at).limit(bindparam("top_k"))
+
+    agent_id = bindparam("agent_id")
+    own = nearest(Passage.agent_id == agent_id)
+    shared = nearest(and_(  # a passage of the agent's own that is also in an archive is counted once
+        Passage.archive_id == func.any(attached_archive_ids(agent_id)), Passage.agent_id.is_distinct_from(agent_id)
+    ))  # fmt: skip
+    best = union_all(own, shared).subquery("best")
+    return (
+        select(*_HIT_COLUMNS, best.c.distance)
+        .join_from(best, Passage, Passage.id == best.c.id)
+        .order_by(best.c.distance, best.c.created_at)
+        .limit(bindparam("top_k"))
+    )
 
 
 class _BinaryVector:
