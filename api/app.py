@@ -15,7 +15,7 @@ from api.limits import BodySizeLimit
 from api.routes import router as v1_router
 from engram.config import Settings
 from engram.ids import DEFAULT_ORG_ID
-from engram.store.db import create_engine, session_factory
+from engram.store.db import autocommit_factory, create_engine, session_factory
 from engram.store.organizations import ensure_organization
 
 VERSION = "0.1.0"
@@ -50,10 +50,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
+        app.state.autocommit_sessions = autocommit_factory(engine)
         app.state.temporal = lazy_temporal_client(settings)
         async with app.state.sessions.begin() as session:
             await ensure_organization(session, DEFAULT_ORG_ID)
         yield
+        hub = getattr(app.state, "run_event_hub", None)
+        if hub is not None:
+            await hub.close()
         await engine.dispose()
 
     app = FastAPI(title="Engram", version=VERSION, lifespan=lifespan,

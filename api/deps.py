@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,12 +28,28 @@ class Actor:
     is_admin: bool = False
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies are `async def` even when they do not await: FastAPI runs a plain `def` dependency in a
+# worker thread, a thread hop per dependency per request.
+
+
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     return request.app.state.sessions
+
+
+def autocommit_sessions(app: Any) -> async_sessionmaker[AsyncSession]:
+    """The app's autocommit session factory (engram.store.db.autocommit_factory), built on first use from
+    the engine behind `app.state.sessions` (apps assembled without the lifespan, as some tests do, work too)."""
+    factory = getattr(app.state, "autocommit_sessions", None)
+    if factory is None:
+        from engram.store.db import autocommit_factory
+
+        factory = autocommit_factory(app.state.sessions.kw["bind"])
+        app.state.autocommit_sessions = factory
+    return factory
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

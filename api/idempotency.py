@@ -45,13 +45,18 @@ def retry_count(headers: Any) -> int:
         return 0
 
 
+def may_be_duplicate(key: str, retries: int) -> bool:
+    """Whether `find_duplicate` has to look: an otid key always, a body key only on an SDK retry."""
+    return not (key.startswith("body:") and retries <= 0)
+
+
 async def find_duplicate(
     session: AsyncSession, org_id: str, agent_id: str, key: str, *, retries: int
 ) -> Run | None:
     """The run an earlier attempt of this same request started, if this request is a duplicate."""
     from engram.store import runs as runs_repo
 
-    if key.startswith("body:") and retries <= 0:
+    if not may_be_duplicate(key, retries):
         return None
     run = await runs_repo.find_run_by_request_hash(session, org_id, agent_id, key)
     if run is None:

@@ -173,21 +173,31 @@ def synthesize_ending(
 # ---- live reading --------------------------------------------------------------------------------------
 
 
+HUB_LINGER_S = 30.0
+
+
 class RunEventHub:
     """One LISTEN connection per process, shared by every open stream; opened on the first subscriber and
-    closed with the last, so an idle server holds no extra connection (and nothing outlives the app)."""
+    closed `linger_s` after the last one left, so an idle server holds no extra connection while a client
+    streaming turn after turn does not pay a new connection (a Postgres backend start) per turn. The app
+    closes it at shutdown (`close`), so nothing outlives the app."""
 
-    def __init__(self, libpq_url: str, channel: str) -> None:
+    def __init__(self, libpq_url: str, channel: str, *, linger_s: float = HUB_LINGER_S) -> None:
         self._url = libpq_url
         self._channel = channel
+        self._linger_s = linger_s
         self._subs: dict[str, set[asyncio.Event]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._close_timer: asyncio.TimerHandle | None = None
         self._lock = asyncio.Lock()
 
     @contextlib.asynccontextmanager
     async def subscribe(self, run_id: str) -> AsyncIterator[asyncio.Event]:
         wake = asyncio.Event()
         async with self._lock:
+            if self._close_timer is not None:
+                self._close_timer.cancel()
+                self._close_timer = None
             self._subs.setdefault(run_id, set()).add(wake)
             if self._task is None or self._task.done():
                 self._task = asyncio.create_task(self._listen(), name="run-events-listen")
@@ -200,9 +210,25 @@ class RunEventHub:
                     waiters.discard(wake)
                     if not waiters:
                         del self._subs[run_id]
-                if not self._subs and self._task is not None:
-                    self._task.cancel()
-                    self._task = None
+                if not self._subs and self._task is not None and self._close_timer is None:
+                    self._close_timer = asyncio.get_running_loop().call_later(self._linger_s, self._close_if_idle)
+
+    def _close_if_idle(self) -> None:
+        self._close_timer = None
+        if not self._subs and self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    async def close(self) -> None:
+        """Stop listening now (app shutdown)."""
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
 
     async def _listen(self) -> None:
         """Wake the subscribers of a run on each NOTIFY; a lost connection only degrades readers to polling."""
@@ -232,8 +258,13 @@ async def stream_run_events(
     read_status: ReadRunStatus,
     hub: RunEventHub | None,
     prelude: Iterable[str] = (),
+    coalesce: bool = False,
 ) -> AsyncIterator[str]:
-    """Replay `seq > starting_after`, then tail the log until `done` (or a dead run), as SSE text."""
+    """Replay `seq > starting_after`, then tail the log until `done` (or a dead run), as SSE text.
+
+    coalesce=True yields the chunks of one read of the log as one string (the same bytes, one socket write
+    instead of one per token delta; nothing waits for it: those events were all there already).
+    """
     state = RenderState(last_seq=starting_after)
     for chunk in prelude:
         yield chunk
@@ -256,14 +287,21 @@ async def stream_run_events(
                     raise
                 await asyncio.sleep(opts.poll_interval_s)  # Postgres is restarting: keep the stream open
                 continue
+            batch: list[str] = []
             for event in events:
                 chunk = render_event(event, run_id, opts, state)
                 if chunk is not None:
-                    yield chunk
+                    batch.append(chunk)
                     last_output = time.monotonic()
                 if state.done:
-                    yield DONE
-                    return
+                    batch.append(DONE)
+                    break
+            if coalesce and len(batch) > 1:
+                batch = ["".join(batch)]
+            for chunk in batch:
+                yield chunk
+            if state.done:
+                return
             if events:
                 terminal_since = None
                 if len(events) >= opts.batch_size:
@@ -308,25 +346,18 @@ def get_hub(app: Any) -> RunEventHub | None:
 
 
 def log_readers(sessions: Any, org_id: str) -> tuple[ReadEvents, ReadRunStatus]:
-    """Read functions that each open a short session: a long stream never holds a transaction open."""
+    """Read functions that each run one statement in a short session: a long stream never holds a transaction
+    open. `sessions` is best an autocommit factory (api.deps.autocommit_sessions): no BEGIN/ROLLBACK per read."""
     from engram.store import run_events as run_events_repo
     from engram.store import runs as runs_repo
 
     async def read_events(run_id: str, after_seq: int, limit: int) -> list[Any]:
         async with sessions() as session:
-            return list(await run_events_repo.read_events(session, run_id, after_seq, limit=limit))
+            return await run_events_repo.read_event_rows(session, run_id, after_seq, limit=limit)
 
     async def read_status(run_id: str) -> tuple[str | None, str | None]:
-        from engram.errors import NotFound
-
         async with sessions() as session:
-            try:
-                run = await runs_repo.get_run(session, org_id, run_id)
-            except NotFound:
-                return None, None
-            if run is None:
-                return None, None
-            return run.status, run.stop_reason
+            return await runs_repo.run_status(session, org_id, run_id) or (None, None)
 
     return read_events, read_status
 
@@ -337,9 +368,11 @@ def run_stream_response(
     """A `text/event-stream` response tailing one run's log."""
     from fastapi.responses import StreamingResponse
 
-    read_events, read_status = log_readers(request.app.state.sessions, org_id)
+    from api.deps import autocommit_sessions
+
+    read_events, read_status = log_readers(autocommit_sessions(request.app), org_id)
     body = stream_run_events(
         run_id, starting_after=starting_after, opts=opts, read_events=read_events, read_status=read_status,
-        hub=get_hub(request.app),
+        hub=get_hub(request.app), coalesce=True,
     )  # fmt: skip
     return StreamingResponse(body, media_type="text/event-stream", headers=STREAM_HEADERS)

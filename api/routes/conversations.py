@@ -225,15 +225,31 @@ async def send_conversation_message(
     request: Request, conversation_id: str, body: ConversationMessageRequest, sessions: SessionsDep,
     settings: SettingsDep, temporal: TemporalDep, actor: ActorDep,
 ) -> Response:  # fmt: skip
-    async with sessions.begin() as session:
-        thread = await resolve_thread(session, actor.org_id, conversation_id, body.agent_id)
-        if thread.conversation_id is not None:
-            conv = await conv_store.get_conversation(session, actor.org_id, thread.conversation_id)
-            if conv.model and not body.override_model:
-                body.override_model = conv.model  # the thread's model overrides the agent's
-            await conv_store.touch(session, actor.org_id, conv.id)
+    thread = await _touch_thread(request, actor.org_id, conversation_id, body)
     return await _send(request, thread.agent_id, sessions, settings, temporal, actor.org_id, body,
                        "conversation_messages", conversation_id=thread.conversation_id)  # fmt: skip
+
+
+async def _touch_thread(request: Request, org_id: str, conversation_id: str, body: ConversationMessageRequest) -> Thread:
+    """The thread a send goes to, with one statement on the common paths: a `conv-` id is touched (UPDATE ...
+    RETURNING its agent and model); the agent's own thread is not read here, since the send itself 404s an
+    unknown agent. Anything else (no such conversation, `default` without agent_id) takes `resolve_thread`,
+    which raises the same errors as before."""
+    from api.deps import autocommit_sessions
+
+    if conversation_id == DEFAULT and body.agent_id or is_valid_id(conversation_id, "agent"):
+        agent_id = body.agent_id if conversation_id == DEFAULT else conversation_id
+        return Thread(require_id(agent_id or "", "agent", "agent_id"), None)
+    if conversation_id != DEFAULT:
+        async with autocommit_sessions(request.app)() as session:
+            touched = await conv_store.touch_returning(session, org_id, _conv_id(conversation_id), body.agent_id)
+        if touched is not None:
+            agent_id, model = touched
+            if model and not body.override_model:
+                body.override_model = model  # the thread's model overrides the agent's
+            return Thread(agent_id, conversation_id)
+    async with autocommit_sessions(request.app)() as session:
+        return await resolve_thread(session, org_id, conversation_id, body.agent_id)  # raises NotFound
 
 
 @router.get("/{conversation_id}/messages", summary="List the thread's messages (newest first by default)")

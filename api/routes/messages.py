@@ -17,7 +17,7 @@ from temporalio.client import Client
 
 from api import idempotency
 from api.approvals import cancel_pending_approval
-from api.deps import ActorDep, SessionDep, SessionsDep, SettingsDep, TemporalDep
+from api.deps import ActorDep, SessionDep, SessionsDep, SettingsDep, TemporalDep, autocommit_sessions
 from api.limits import check_turn_input
 from api.schemas.messages import (
     CancelRequest,
@@ -70,11 +70,20 @@ async def _create_or_attach(
     input_messages = body.input_messages()
     check_turn_input(input_messages, settings)
     key = idempotency.request_hash(agent_id, conversation_id, raw, route)
+    retries = idempotency.retry_count(request.headers)
+    if not idempotency.may_be_duplicate(key, retries) and not approvals.is_approval_input(input_messages):
+        # The common send (a fresh user message): one INSERT ... SELECT that checks the agent and the thread's
+        # pending approval in its WHERE clause. When it inserts nothing, the full checks below decide.
+        async with autocommit_sessions(request.app)() as session:
+            fresh = await runs_repo.create_run_unless_blocked(
+                session, org_id, agent_id, input_messages=input_messages, request_config=body.request_config(),
+                background=background, request_hash=key, callback_url=callback_url, conversation_id=conversation_id,
+            )  # fmt: skip
+        if fresh is not None:
+            return fresh, await _submit(temporal, settings, sessions, org_id, fresh, wait=wait)
     async with sessions.begin() as session:
         await agents_repo.get_agent(session, org_id, agent_id)
-        duplicate = await idempotency.find_duplicate(
-            session, org_id, agent_id, key, retries=idempotency.retry_count(request.headers)
-        )
+        duplicate = await idempotency.find_duplicate(session, org_id, agent_id, key, retries=retries)
         if duplicate is None:
             await approvals.gate_input(session, org_id, agent_id, conversation_id, input_messages)
             run = await runs_repo.create_run(
@@ -124,7 +133,7 @@ async def _wait_for_run(request: Request, org_id: str, run_id: str) -> None:
     """Block until a run is terminal, by reading its event log to the end (a duplicate sync send)."""
     from api.sse import get_hub, log_readers
 
-    read_events, read_status = log_readers(request.app.state.sessions, org_id)
+    read_events, read_status = log_readers(autocommit_sessions(request.app), org_id)
     opts = StreamOptions(include_pings=False)
     async for _ in stream_run_events(run_id, starting_after=0, opts=opts, read_events=read_events,
                                      read_status=read_status, hub=get_hub(request.app)):  # fmt: skip
@@ -158,14 +167,21 @@ def expand_rows(
 
 
 async def letta_response_for(
-    sessions: async_sessionmaker[AsyncSession], org_id: str, run_id: str, result: Any = None
-) -> LettaResponse:
-    """The LettaResponse of a finished run: the messages it produced, its stop reason and usage."""
+    sessions: async_sessionmaker[AsyncSession], org_id: str, run_id: str, result: Any = None, *,
+    run: Run | None = None,
+) -> LettaResponse:  # fmt: skip
+    """The LettaResponse of a finished run: the messages it produced, its stop reason and usage.
+
+    With the run as this request created it and a TurnResult carrying stop reason and usage, the run row is
+    not read again (its request config and input ids are what this request wrote); `sessions` may then be an
+    autocommit factory: the one read is a single statement.
+    """
     from engram.store import messages as messages_repo
     from engram.store import runs as runs_repo
 
     async with sessions() as session:
-        run = await runs_repo.get_run(session, org_id, run_id)
+        if run is None or not (getattr(result, "stop_reason", None) and getattr(result, "usage", None)):
+            run = await runs_repo.get_run(session, org_id, run_id)
         rows = await messages_repo.run_output_messages(session, org_id, run_id)
     config = run.request_config or {}
     input_ids = {m.get("id") for m in run.input_messages or [] if isinstance(m, dict)}
@@ -211,7 +227,9 @@ async def _send(
     if result is None:
         if run.status not in TERMINAL_STATUSES:
             await _wait_for_run(request, org_id, run.id)
-    response = await letta_response_for(sessions, org_id, run.id, result)
+        response = await letta_response_for(sessions, org_id, run.id)
+    else:
+        response = await letta_response_for(autocommit_sessions(request.app), org_id, run.id, result, run=run)
     return JSONResponse(response.model_dump(mode="json", exclude_none=True))
 
 

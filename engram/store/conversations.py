@@ -126,6 +126,25 @@ async def touch(session: AsyncSession, org_id: str, conversation_id: str) -> Non
     await session.flush()
 
 
+async def touch_returning(
+    session: AsyncSession, org_id: str, conversation_id: str, agent_id: str | None = None
+) -> tuple[str, str | None] | None:
+    """`touch` in one statement for the send path: (agent_id, model) of the touched conversation, or None when
+    there is no such conversation (of `agent_id`, when given) and nothing was written."""
+    from sqlalchemy import update
+
+    query = update(Conversation).where(Conversation.id == conversation_id, Conversation.organization_id == org_id)
+    if agent_id is not None:
+        query = query.where(Conversation.agent_id == agent_id)
+    now = utcnow()
+    row = (
+        await session.execute(
+            query.values(last_message_at=now, updated_at=now).returning(Conversation.agent_id, Conversation.model)
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
 async def context_holder(
     session: AsyncSession, agent: Agent, conversation_id: str | None
 ) -> Agent | Conversation:

@@ -1,8 +1,27 @@
-"""One async engine and session factory per process; built at start-up, disposed at shutdown."""
+"""One async engine and session factory per process; built at start-up, disposed at shutdown.
+
+Stale connections (PostgreSQL restarted under a running process) are caught by pinging a pooled connection
+before use, but only when that can matter: when it sat idle in the pool for more than `IDLE_PING_S`, or
+shortly after a connection error. A connection in steady use is handed out without a `SELECT 1` round trip
+(SQLAlchemy's `pool_pre_ping` pings on every checkout: 1 of ~6 round trips of a send). A restart faster than
+`IDLE_PING_S` can still meet one dead connection: that statement fails as "database unavailable" (the API
+answers a retryable 503, the worker retries the activity) and SQLAlchemy then recycles the whole pool.
+"""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+IDLE_PING_S = 2.0  # ping a connection that sat in the pool longer than this
+SUSPECT_PING_S = 30.0  # after a lost connection, ping every checkout for this long
+
+_IDLE_SINCE = "engram_idle_since"
 
 
 def normalize_url(url: str) -> str:
@@ -14,8 +33,53 @@ def normalize_url(url: str) -> str:
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(normalize_url(url), pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+    # LIFO: the most recently used (known good, warm) connection first; the rest age and get pinged.
+    engine = create_async_engine(normalize_url(url), pool_size=pool_size, max_overflow=20, pool_use_lifo=True)
+    _ping_when_stale(engine.sync_engine)
+    return engine
+
+
+def _ping_when_stale(engine: Engine) -> None:
+    """Pessimistic disconnect handling limited to connections that may be stale (see the module docstring)."""
+    suspect_until = [0.0]
+
+    @event.listens_for(engine, "connect")
+    def _fresh(_dbapi: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _idle(_dbapi: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _maybe_ping(dbapi: Any, record: Any, _proxy: Any) -> None:
+        now = time.monotonic()
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is not None and now - idle_since <= IDLE_PING_S and now >= suspect_until[0]:
+            return
+        try:
+            engine.dialect.do_ping(dbapi)
+        except Exception as exc:
+            suspect_until[0] = time.monotonic() + SUSPECT_PING_S
+            # The pool discards this connection (and every older one) and retries with a new one.
+            raise DisconnectionError(f"pooled connection is dead: {exc}", invalidate_pool=True) from exc
+        record.info[_IDLE_SINCE] = now
+
+    @event.listens_for(engine, "handle_error")
+    def _lost(context: Any) -> None:
+        if context.is_disconnect:
+            suspect_until[0] = time.monotonic() + SUSPECT_PING_S
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def autocommit_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose statements each commit on their own (no BEGIN / COMMIT / ROLLBACK round trips).
+
+    For one-statement work on hot paths: a single read, or a single INSERT whose guard is in its WHERE clause.
+    Anything that needs two statements to agree still belongs in a `session_factory` transaction.
+    """
+    return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)

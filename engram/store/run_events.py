@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import BigInteger, Integer, String, bindparam, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engram.store.models import RunEvent
@@ -55,6 +55,20 @@ async def read_events(session: AsyncSession, run_id: str, after_seq: int, limit:
         select(RunEvent).where(RunEvent.run_id == run_id, RunEvent.seq > after_seq).order_by(RunEvent.seq).limit(limit)
     )
     return list(rows)
+
+
+_EVENT_ROWS = (
+    select(RunEvent.seq, RunEvent.kind, RunEvent.payload)
+    .where(RunEvent.run_id == bindparam("run_id", type_=String), RunEvent.seq > bindparam("after_seq", type_=BigInteger))
+    .order_by(RunEvent.seq)
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
+async def read_event_rows(session: AsyncSession, run_id: str, after_seq: int, limit: int = 500) -> list[Any]:
+    """`read_events` for a stream reader: rows of (seq, kind, payload) only, no ORM objects to build, and a
+    statement built once (a stream reads several times per turn)."""
+    return list(await session.execute(_EVENT_ROWS, {"run_id": run_id, "after_seq": after_seq, "limit": limit}))
 
 
 def event_payloads(rows: list[RunEvent]) -> list[dict[str, Any]]:

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import BigInteger, cast, func, literal, select, tuple_, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    String,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    false,
+    func,
+    insert,
+    literal,
+    literal_column,
+    not_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engram.errors import InvalidInput, NotFound
 from engram.ids import new_id
-from engram.store.models import Run
+from engram.store.models import Agent, Message, Run
 from engram.store.models.base import utcnow
 
 TERMINAL_STATUSES = ("completed", "failed", "cancelled")
@@ -31,6 +49,64 @@ async def create_run(
     return run
 
 
+APPROVAL_MARKER_PATH = "$[*].requires_approval"  # engram/tools/approvals.py MARKER on a stored tool call
+_FRESH_RUN_COLUMNS = ("id", "organization_id", "agent_id", "conversation_id", "status", "background", "run_type",
+                      "request_hash", "input_messages", "request_config", "callback_url", "created_at", "updated_at")  # fmt: skip
+
+
+@functools.cache
+def _insert_unless_blocked(in_conversation: bool) -> Any:
+    """The statement of `create_run_unless_blocked`, built once per thread kind (values are bound at execute)."""
+    columns = Run.__table__.c
+    org, agent = bindparam("organization_id", type_=String), bindparam("agent_id", type_=String)
+    thread = (
+        Message.conversation_id == bindparam("conversation_id", type_=String)
+        if in_conversation else Message.conversation_id.is_(None)
+    )  # fmt: skip
+    newest_calls = (
+        select(Message.tool_calls)
+        .where(Message.organization_id == org, Message.agent_id == agent, thread, Message.role == "assistant")
+        .order_by(Message.position.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    marker = literal_column(f"'{APPROVAL_MARKER_PATH}'::jsonpath")  # a constant, not user input
+    may_wait = func.coalesce(newest_calls.op("@?", return_type=Boolean)(marker), false())
+    source = select(*(bindparam(name, type_=columns[name].type) for name in _FRESH_RUN_COLUMNS)).where(
+        and_(exists().where(Agent.id == agent, Agent.organization_id == org), not_(may_wait))
+    )
+    # Core INSERT (one parameter set, not an ORM bulk insert), its RETURNING row loaded as a Run entity.
+    core = insert(Run.__table__).from_select(list(_FRESH_RUN_COLUMNS), source).returning(*Run.__table__.c)
+    return select(Run).from_statement(core)
+
+
+async def create_run_unless_blocked(
+    session: AsyncSession, org_id: str, agent_id: str, *, input_messages: list[dict], request_config: dict,
+    background: bool = False, conversation_id: str | None = None, request_hash: str | None = None,
+    callback_url: str | None = None,
+) -> Run | None:  # fmt: skip
+    """`create_run` in one statement for the hot send path: INSERT ... SELECT that inserts only when the agent
+    exists and the thread's newest assistant row carries no approval marker (engram/tools/approvals.py).
+
+    None = nothing inserted: the agent is missing, or a tool call may be waiting for approval. The caller then
+    runs the full checks (404, `approvals.gate_input`), which decide; this only skips them when they would pass.
+    """
+    now = utcnow()
+    values: dict[str, Any] = {
+        "id": new_id("run"), "organization_id": org_id, "agent_id": agent_id, "conversation_id": conversation_id,
+        "status": "created", "background": background, "run_type": "send_message", "request_hash": request_hash,
+        "input_messages": input_messages, "request_config": request_config, "callback_url": callback_url,
+        "created_at": now, "updated_at": now,
+    }  # fmt: skip
+    statement = _insert_unless_blocked(conversation_id is not None)
+    return (await session.scalars(statement, values)).one_or_none()
+
+
+_RUN_STATUS = select(Run.status, Run.stop_reason).where(
+    Run.id == bindparam("run_id", type_=String), Run.organization_id == bindparam("org_id", type_=String)
+)
+
+
 async def get_run(session: AsyncSession, org_id: str, run_id: str) -> Run:
     run = await session.get(Run, run_id)  # no round trip when this transaction already loaded it
     if run is None or run.organization_id != org_id:
@@ -40,6 +116,12 @@ async def get_run(session: AsyncSession, org_id: str, run_id: str) -> Run:
 
 async def find_run(session: AsyncSession, org_id: str, run_id: str) -> Run | None:
     return await session.scalar(select(Run).where(Run.id == run_id, Run.organization_id == org_id))
+
+
+async def run_status(session: AsyncSession, org_id: str, run_id: str) -> tuple[str, str | None] | None:
+    """(status, stop_reason) of a run, None when there is none (a stream reader polls this)."""
+    row = (await session.execute(_RUN_STATUS, {"run_id": run_id, "org_id": org_id})).first()
+    return (row[0], row[1]) if row is not None else None
 
 
 async def find_run_by_request_hash(session: AsyncSession, org_id: str, agent_id: str, request_hash: str) -> Run | None:
