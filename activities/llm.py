@@ -124,7 +124,10 @@ class LlmActivities:
                 await run_events.append_events(session, inp.org_id, inp.run_id, [
                     (f"{step_id}:retry{attempt}", "step_retry", {"step_id": step_id, "attempt": attempt})
                 ])  # fmt: skip
-        response = await provider.complete(request, on_delta=writer.on_delta)
+        # Token deltas are written only for a run whose client asked for them (stream_tokens): each flush is a
+        # transaction, and under load those writes fed back into slower steps (bench/README.md, issue #9).
+        wants_tokens = bool((state.run.request_config or {}).get("stream_tokens"))
+        response = await provider.complete(request, on_delta=writer.on_delta if wants_tokens else None)
         usage = Usage(response.usage.prompt_tokens, response.usage.completion_tokens, response.usage.total_tokens)
         row = _assistant_row(inp, state, response, message_id, step_id, handle, date)
         async with self.sessions.begin() as session:

@@ -140,14 +140,14 @@ def packaged_tool_result(status_ok: bool, message: str, when: datetime, timezone
     return json.dumps({"status": "OK" if status_ok else "Failed", "message": message, "time": local_time(when, timezone)})
 
 
-def to_chat_messages(system_text: str, rows: list[Message]) -> list[ChatMessage]:
+def to_chat_messages(system_text: str, rows: list[Any]) -> list[ChatMessage]:
     """The provider-neutral buffer: system, then rows; tool calls without results get an error result.
 
     A call's result follows its assistant message even when rows were stored in between (a message sent
     with an approval is stored before the approved tools run): providers reject anything else.
     """
     out = [ChatMessage(role="system", content=system_text)]
-    results: dict[str, Message] = {}
+    results: dict[str, Any] = {}
     for r in rows:
         if r.role == "tool" and r.tool_call_id:
             results.setdefault(r.tool_call_id, r)
@@ -178,5 +178,5 @@ async def compile_context(
     """Refresh the system row if memory changed, then return [system] + in-context messages."""
     system = await refresh_system_message(session, org_id, agent_id, conversation_id=conversation_id)
     agent = await agent_store.get_agent(session, org_id, agent_id)
-    rows = await message_store.in_context_messages(session, agent, conversation_id)
+    rows = await message_store.in_context_chat_rows(session, agent, conversation_id)
     return to_chat_messages(system.text, rows)

@@ -62,15 +62,32 @@ async def in_context_messages(session: AsyncSession, agent: Agent, conversation_
 
     The window pointers are the agent's for its own thread, the conversation's for a conversation.
     """
+    return list(await _in_context(session, agent, conversation_id, Message))
+
+
+# What the prompt needs of a row (engram/context/compiler.py to_chat_messages reads these attributes).
+CHAT_COLUMNS = (Message.role, Message.text, Message.content, Message.reasoning, Message.tool_calls,
+                Message.tool_call_id, Message.name)  # fmt: skip
+
+
+async def in_context_chat_rows(session: AsyncSession, agent: Agent, conversation_id: str | None = None) -> list[Any]:
+    """The in-context window as plain column tuples: every step reads it, and ORM entities cost ~3x the CPU."""
+    return list(await _in_context(session, agent, conversation_id, *CHAT_COLUMNS))
+
+
+async def _in_context(session: AsyncSession, agent: Agent, conversation_id: str | None, *what: Any) -> list[Any]:
     from engram.store.conversations import context_holder
 
     holder = await context_holder(session, agent, conversation_id)
-    out: list[Message] = []
+    entities = len(what) == 1
+    out: list[Any] = []
     if holder.summary_message_id:
-        summary = await find_message(session, agent.organization_id, holder.summary_message_id)
-        if summary is not None:
-            out.append(summary)
-    query = select(Message).where(
+        summary_query = select(*what).where(
+            Message.id == holder.summary_message_id, Message.organization_id == agent.organization_id
+        )
+        summary = await (session.scalars(summary_query) if entities else session.execute(summary_query))
+        out.extend(summary)
+    query = select(*what).where(
         Message.agent_id == agent.id,
         Message.organization_id == agent.organization_id,
         Message.position >= holder.context_start_position,
@@ -79,7 +96,8 @@ async def in_context_messages(session: AsyncSession, agent: Agent, conversation_
     excluded = [i for i in (holder.system_message_id, holder.summary_message_id) if i]
     if excluded:
         query = query.where(Message.id.not_in(excluded))
-    out.extend(await session.scalars(query.order_by(Message.position)))
+    query = query.order_by(Message.position)
+    out.extend(await (session.scalars(query) if entities else session.execute(query)))
     return out
 
 

@@ -88,3 +88,19 @@ async def test_a_step_retried_after_it_finished_the_run_neither_calls_the_model_
     assert len(fake_llm.requests(model)) == 1
     kinds = [e.kind for e in await _events(loop, run_id)]
     assert kinds.count("done") == 1 and kinds.count("usage") == 1
+
+
+async def test_token_deltas_are_recorded_only_for_runs_that_asked_for_them(loop, fake_llm) -> None:
+    """A run without stream_tokens makes a plain (non-streaming) model call and writes no `delta` events."""
+    model = _model()
+    fake_llm.script(model, [FakeReply.text("Hello there"), FakeReply.text("Hello again")])
+    agent_id = await loop.agent(f"openai/{model}")
+    plain_run, _ = await loop.send(agent_id, "hi")
+    token_run, _ = await loop.send(agent_id, "hi again", stream_tokens=True)
+    plain = [e.kind for e in await _events(loop, plain_run)]
+    tokens = [e.kind for e in await _events(loop, token_run)]
+    assert "delta" not in plain and "message_final" not in plain and "message" in plain
+    assert "delta" in tokens and "message_final" in tokens
+    assert [bool(r.get("stream")) for r in fake_llm.requests(model)] == [False, True]
+    assert [r.text for r in await _outputs(loop, plain_run)] == ["Hello there"]
+    assert [r.text for r in await _outputs(loop, token_run)] == ["Hello again"]
