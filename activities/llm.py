@@ -131,15 +131,13 @@ class LlmActivities:
         usage = Usage(response.usage.prompt_tokens, response.usage.completion_tokens, response.usage.total_tokens)
         row = _assistant_row(inp, state, response, message_id, step_id, handle, date)
         async with self.sessions.begin() as session:
-            if row is not None:
-                await message_store.insert_messages(session, [row])
+            stored = await message_store.insert_message_returning(session, row) if row is not None else None
             await step_store.record_step(session, inp.org_id, {
                 "id": step_id, "run_id": inp.run_id, "agent_id": inp.agent_id, "step_index": inp.step_index,
                 "model": handle, "provider": handle.split("/", 1)[0], "prompt_tokens": response.usage.prompt_tokens,
                 "completion_tokens": response.usage.completion_tokens, "total_tokens": response.usage.total_tokens,
                 "duration_ns": time.monotonic_ns() - started, "created_at": date,
             })  # fmt: skip
-            stored = await message_store.find_message(session, inp.org_id, message_id) if row is not None else None
             events = writer.take_pending()  # the last deltas, then the final message events, in one append
             if stored is not None:
                 events += _final_events(state, stored, writer.streamed_otids)

@@ -46,6 +46,15 @@ async def insert_messages(session: AsyncSession, rows: list[dict[str, Any]]) -> 
     return added
 
 
+async def insert_message_returning(session: AsyncSession, row: dict[str, Any]) -> Message:
+    """Insert one row and return it as stored (defaults and position filled in) in the same round trip; a row
+    already present (a retried write) is read back instead."""
+    values = {k: v for k, v in row.items() if k in _COLUMNS}
+    stmt = insert(Message).values(**values).on_conflict_do_nothing(index_elements=["id"]).returning(Message)
+    stored = await session.scalar(stmt)
+    return stored if stored is not None else await get_message(session, row["organization_id"], row["id"])
+
+
 async def get_message(session: AsyncSession, org_id: str, message_id: str) -> Message:
     row = await session.scalar(select(Message).where(Message.id == message_id, Message.organization_id == org_id))
     if row is None:

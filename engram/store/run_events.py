@@ -19,18 +19,25 @@ RUN_EVENTS_CHANNEL = "run_events"
 EVENT_KINDS = ("delta", "message", "message_final", "step_retry", "stop_reason", "usage", "error", "done")
 
 
+_LOCK_AND_NOTIFY = text(
+    f"SELECT pg_advisory_xact_lock(hashtext(:run_id)), pg_notify('{RUN_EVENTS_CHANNEL}', :run_id)"
+).bindparams(bindparam("run_id", type_=String))
+
+
 async def append_events(session: AsyncSession, org_id: str, run_id: str, events: list[tuple[str, str, dict]]) -> None:
     """Append (event_key, kind, payload) in order; keys already present are skipped without using a seq.
 
-    Every turn appends three or four times, so this is kept to four statements whatever the batch size:
-    lock, one read (current seq and which keys exist), one INSERT of every new row, NOTIFY.
+    Every turn appends one to four times, so this is kept to three statements whatever the batch size:
+    lock (+ NOTIFY), one read (current seq and which keys exist), one INSERT of every new row.
     """
     if not events:
         return
     # Serialise writers of one run so seq stays gap-free (the lock ends with the transaction). It must be its
     # own statement: a statement's snapshot is taken before it runs, so a read in the same one could miss a
     # writer that committed while we waited for the lock.
-    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(run_id))))
+    # NOTIFY is only delivered at commit, so it rides along here (one statement less); an append that turns out
+    # to add nothing (a retry) wakes listeners for nothing, which costs them one empty read.
+    await session.execute(_LOCK_AND_NOTIFY, {"run_id": run_id})
     keys = [key for key, _, _ in events]
     current = select(func.coalesce(func.max(RunEvent.seq), 0)).where(RunEvent.run_id == run_id).scalar_subquery()
     present = select(func.array_agg(RunEvent.event_key)).where(RunEvent.run_id == run_id, RunEvent.event_key.in_(keys))
@@ -47,7 +54,6 @@ async def append_events(session: AsyncSession, org_id: str, run_id: str, events:
                      "payload": payload, "created_at": now})  # fmt: skip
     if rows:
         await session.execute(insert(RunEvent), rows)
-        await session.execute(text("SELECT pg_notify(:channel, :run_id)"), {"channel": RUN_EVENTS_CHANNEL, "run_id": run_id})
 
 
 async def read_events(session: AsyncSession, run_id: str, after_seq: int, limit: int = 500) -> list[RunEvent]:

@@ -129,6 +129,30 @@ async def test_idle_workflow_exits_and_next_message_restarts_it(loop, fake_llm) 
     assert [r.text for r in await _rows(loop, agent_id) if r.role == "assistant"] == ["one", "two"]
 
 
+async def test_back_to_back_turns_share_one_idle_timer_and_the_workflow_still_exits_when_idle(loop, fake_llm) -> None:
+    """The idle watcher: no timer is started and cancelled around each turn, and idle exit still happens."""
+    from temporalio.api.enums.v1 import EventType
+
+    model = _model()
+    fake_llm.script(model, [FakeReply.text(f"r{i}") for i in range(3)])
+    agent_id = await loop.agent(f"openai/{model}")
+    wf_input = loop.workflow_input(agent_id, idle_timeout_s=1.5)
+    for i in range(3):
+        _, result = await loop.send(agent_id, f"m{i}", workflow_input=wf_input)
+        assert result.status == "completed"
+    handle = loop.client.get_workflow_handle(agent_workflow_id(agent_id))
+    for _ in range(100):
+        if (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED:
+            break
+        await asyncio.sleep(0.1)
+    assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+    kinds = [e.event_type for e in (await handle.fetch_history()).events]
+    assert EventType.EVENT_TYPE_TIMER_CANCELED not in kinds
+    # the watcher's first timer, plus at most a re-arm for the time the turns took
+    assert 1 <= kinds.count(EventType.EVENT_TYPE_TIMER_STARTED) <= 2
+    assert [r.text for r in await _rows(loop, agent_id) if r.role == "assistant"] == ["r0", "r1", "r2"]
+
+
 async def test_disabled_agent_rejects_new_turns_without_history_and_then_ends(loop, fake_llm) -> None:
     """A deleted agent's workflow is disabled: while it finishes the turn in flight it rejects new turns
     in the update validator (nothing lands in history), then it ends instead of idling."""
