@@ -24,6 +24,7 @@ from activities.turns import begin_in_session, finish_in_session
 from engram.config import Settings
 from engram.context.compaction import TRIGGER_FRACTION, context_window, needs_compaction
 from engram.context.compiler import compile_context
+from engram.context.window_cache import WindowCache
 from engram.letta_messages import to_letta_messages
 from engram.llm import registry
 from engram.llm.base import LlmRequest, LlmResponse
@@ -71,6 +72,7 @@ class LlmActivities:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
         self.sessions = sessions
         self.settings = settings
+        self.windows = WindowCache()  # decoded in-context rows, reused by the next step of the same agent
 
     @activity.defn(name=LLM_STEP)
     async def llm_step(self, inp: LlmStepInput) -> StepOutcome:
@@ -97,7 +99,7 @@ class LlmActivities:
                 return _with_turn(StepOutcome(step_id=step_id), start)
             history = state.calls_before(inp.step_index)
             allowed = tool_rules.allowed_tools(state.rules, state.tool_names, history, state.last_tool_output())
-            messages = await compile_context(session, inp.org_id, inp.agent_id, inp.conversation_id)
+            messages = await compile_context(session, inp.org_id, inp.agent_id, inp.conversation_id, self.windows)
             thread_limit = (await context_holder(session, state.agent, inp.conversation_id)).context_window_limit
         handle = (state.run.request_config or {}).get("override_model") or state.agent.model
         provider, model_name = registry.resolve(handle, self.settings)

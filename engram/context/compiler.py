@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engram.context.directories import render_directories
+from engram.context.window_cache import WindowCache
 from engram.ids import new_id
 from engram.llm.base import ChatMessage, ToolCall
 from engram.store import agents as agent_store
@@ -173,10 +174,17 @@ def to_chat_messages(system_text: str, rows: list[Any]) -> list[ChatMessage]:
 
 
 async def compile_context(
-    session: AsyncSession, org_id: str, agent_id: str, conversation_id: str | None = None
-) -> list[ChatMessage]:
-    """Refresh the system row if memory changed, then return [system] + in-context messages."""
+    session: AsyncSession, org_id: str, agent_id: str, conversation_id: str | None = None,
+    cache: WindowCache | None = None,
+) -> list[ChatMessage]:  # fmt: skip
+    """Refresh the system row if memory changed, then return [system] + in-context messages.
+
+    `cache` (the worker's): rows already decoded by an earlier step are not read again.
+    """
     system = await refresh_system_message(session, org_id, agent_id, conversation_id=conversation_id)
     agent = await agent_store.get_agent(session, org_id, agent_id)
-    rows = await message_store.in_context_chat_rows(session, agent, conversation_id)
+    if cache is not None:
+        rows = await cache.chat_rows(session, agent, conversation_id)
+    else:
+        rows = await message_store.in_context_chat_rows(session, agent, conversation_id)
     return to_chat_messages(system.text, rows)

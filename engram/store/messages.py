@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -82,6 +82,26 @@ CHAT_COLUMNS = (Message.role, Message.text, Message.content, Message.reasoning, 
 async def in_context_chat_rows(session: AsyncSession, agent: Agent, conversation_id: str | None = None) -> list[Any]:
     """The in-context window as plain column tuples: every step reads it, and ORM entities cost ~3x the CPU."""
     return list(await _in_context(session, agent, conversation_id, *CHAT_COLUMNS))
+
+
+# A row's version: Postgres gives every new tuple version a new xmin, so (position, xmin) changes whenever a
+# row is edited, and a cached copy with the same pair is the row as stored.
+_XMIN = literal_column("messages.xmin::text")
+
+
+async def in_context_versions(session: AsyncSession, agent: Agent, conversation_id: str | None = None) -> list[Any]:
+    """The in-context window as (position, xmin) pairs, in prompt order: cheap to read, nothing to decode."""
+    return list(await _in_context(session, agent, conversation_id, Message.position, _XMIN))
+
+
+async def chat_rows_at(session: AsyncSession, org_id: str, positions: list[int]) -> list[Any]:
+    """CHAT_COLUMNS (+ position, xmin) of the rows at `positions`, in no particular order."""
+    if not positions:
+        return []
+    query = select(*CHAT_COLUMNS, Message.position, _XMIN.label("xmin")).where(
+        Message.position.in_(positions), Message.organization_id == org_id
+    )
+    return list(await session.execute(query))
 
 
 async def _in_context(session: AsyncSession, agent: Agent, conversation_id: str | None, *what: Any) -> list[Any]:
