@@ -198,7 +198,7 @@ class AgentWorkflow:
             if now >= due and self.busy_run_id is None and not self.pending:
                 self.idle_expired = True
                 return
-            await asyncio.sleep(due - now if due > now else self.inp.idle_timeout_s)
+            await workflow.sleep(due - now if due > now else self.inp.idle_timeout_s)
 
     async def _wait_for_approval(self, awaiting: AwaitingApproval) -> None:
         """Durable wait for the client's answer (a timer, no activity held: days are fine); a cancel or the

@@ -112,18 +112,24 @@ async def test_continue_as_new_keeps_serving_turns(loop, fake_llm) -> None:
     assert [r.text for r in await _rows(loop, agent_id) if r.role == "assistant"] == ["r0", "r1", "r2", "r3"]
 
 
-async def test_idle_workflow_exits_and_next_message_restarts_it(loop, fake_llm) -> None:
-    model = _model()
-    fake_llm.script(model, [FakeReply.text("one"), FakeReply.text("two")])
-    agent_id = await loop.agent(f"openai/{model}")
-    wf_input = loop.workflow_input(agent_id, idle_timeout_s=0.5)
-    await loop.send(agent_id, "first", workflow_input=wf_input)
+async def _idle_exit(loop, agent_id: str):
+    """The agent's workflow handle, once it has completed (idle exit), bounded at ~10 s."""
     handle = loop.client.get_workflow_handle(agent_workflow_id(agent_id))
     for _ in range(100):
         if (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED:
             break
         await asyncio.sleep(0.1)
     assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+    return handle
+
+
+async def test_idle_workflow_exits_and_next_message_restarts_it(loop, fake_llm) -> None:
+    model = _model()
+    fake_llm.script(model, [FakeReply.text("one"), FakeReply.text("two")])
+    agent_id = await loop.agent(f"openai/{model}")
+    wf_input = loop.workflow_input(agent_id, idle_timeout_s=0.5)
+    await loop.send(agent_id, "first", workflow_input=wf_input)
+    await _idle_exit(loop, agent_id)
     _, result = await loop.send(agent_id, "second", workflow_input=wf_input)
     assert result.status == "completed"
     assert [r.text for r in await _rows(loop, agent_id) if r.role == "assistant"] == ["one", "two"]
@@ -140,12 +146,7 @@ async def test_back_to_back_turns_share_one_idle_timer_and_the_workflow_still_ex
     for i in range(3):
         _, result = await loop.send(agent_id, f"m{i}", workflow_input=wf_input)
         assert result.status == "completed"
-    handle = loop.client.get_workflow_handle(agent_workflow_id(agent_id))
-    for _ in range(100):
-        if (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED:
-            break
-        await asyncio.sleep(0.1)
-    assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+    handle = await _idle_exit(loop, agent_id)
     kinds = [e.event_type for e in (await handle.fetch_history()).events]
     assert EventType.EVENT_TYPE_TIMER_CANCELED not in kinds
     # the watcher's first timer, plus at most a re-arm for the time the turns took
