@@ -45,14 +45,13 @@ class WindowCache:
         missing = [p for p, x in versions if (p, x) not in known]
         fetched = await message_store.chat_rows_at(session, agent.organization_id, missing)
         self.fetched += len(fetched)
-        by_version = {**known, **{(int(r.position), r.xmin): r for r in fetched}}
+        # By position: a row edited between the two reads comes back with a newer xmin; take what was read.
+        fresh = {int(r.position): r for r in fetched}
         rows, window = [], {}
         for version in versions:
-            row = by_version.get(version)
-            if row is None:  # edited between the two reads: take what the second read saw
-                row = next((r for r in fetched if int(r.position) == version[0]), None)
-                if row is None:
-                    continue  # deleted in between; the next step will not list it either
+            row = known.get(version) or fresh.get(version[0])
+            if row is None:
+                continue  # deleted in between; the next step will not list it either
             rows.append(row)
             window[version] = row
         self._windows[key] = window
