@@ -26,6 +26,8 @@ from activities.summarize import SummarizeActivities
 from activities.tools import ToolActivities
 from activities.turns import TurnActivities
 from engram.config import Settings
+from engram.context.window_cache import WindowCache
+from engram.runtime.housekeeping import keep_lean
 from workflows.agent import AgentWorkflow
 from workflows.ingest import FileIngestWorkflow
 from workflows.scheduled_message import ScheduledMessageWorkflow
@@ -38,8 +40,10 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES))
 
 
-def build_worker(client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Worker:
-    llm = LlmActivities(sessions, settings)
+def build_worker(
+    client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession], windows: WindowCache | None = None
+) -> Worker:
+    llm = LlmActivities(sessions, settings, windows)
     tools = ToolActivities(sessions, settings)
     turns = TurnActivities(sessions)
     summarize = SummarizeActivities(sessions, settings)
@@ -95,12 +99,16 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     sessions = session_factory(engine)
+    # An agent idle past its workflow's timeout keeps no window here either.
+    windows = WindowCache(idle_s=settings.idle_timeout_s)
+    housekeeping = asyncio.create_task(keep_lean(engine, [windows]))
     try:
         await reconcile_schedules(schedule_client(client, settings.task_queue, settings), sessions)
         await reconcile_sleeptime_schedules(client, settings, sessions)
-        async with build_worker(client, settings, sessions):
+        async with build_worker(client, settings, sessions, windows):
             await stop.wait()
     finally:
+        housekeeping.cancel()
         await engine.dispose()
 
 

@@ -69,10 +69,13 @@ async def heartbeating():
 class LlmActivities:
     """LLM calls for agent turns; the worker builds one instance with the session factory and settings."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], settings: Settings, windows: WindowCache | None = None
+    ) -> None:
         self.sessions = sessions
         self.settings = settings
-        self.windows = WindowCache()  # decoded in-context rows, reused by the next step of the same agent
+        # decoded in-context rows (and their messages), reused by the next step of the same agent
+        self.windows = windows if windows is not None else WindowCache(idle_s=settings.idle_timeout_s)
 
     @activity.defn(name=LLM_STEP)
     async def llm_step(self, inp: LlmStepInput) -> StepOutcome:

@@ -15,6 +15,7 @@ from api.limits import BodySizeLimit
 from api.routes import router as v1_router
 from engram.config import Settings
 from engram.ids import DEFAULT_ORG_ID
+from engram.runtime.housekeeping import keep_lean
 from engram.store.db import autocommit_factory, create_engine, session_factory
 from engram.store.organizations import ensure_organization
 
@@ -54,7 +55,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.temporal = lazy_temporal_client(settings)
         async with app.state.sessions.begin() as session:
             await ensure_organization(session, DEFAULT_ORG_ID)
+        housekeeping = asyncio.create_task(keep_lean(engine))  # a quiet API holds no Postgres backends
         yield
+        housekeeping.cancel()
         hub = getattr(app.state, "run_event_hub", None)
         if hub is not None:
             await hub.close()

@@ -259,7 +259,7 @@ def _serve_fake_llm(latency_s: float, chunk_latency_s: float) -> None:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    with FakeLlmServer(latency_s=latency_s, chunk_latency_s=chunk_latency_s) as server:
+    with FakeLlmServer(latency_s=latency_s, chunk_latency_s=chunk_latency_s, record=False) as server:
         sys.stdout.write(server.url + "\n")
         sys.stdout.flush()
         parent = os.getppid()

@@ -56,6 +56,18 @@ __all__ = ["FakeLlmServer", "FakeReply", "FakeToolCall"]
 DefaultReply = Callable[[str, dict[str, Any]], FakeReply]
 
 
+def _prompt_tokens(messages: list[dict[str, Any]]) -> int:
+    """~4 characters a token over texts and tool arguments, without encoding the conversation again
+    (json.dumps of 3,000 messages per request made the fake slower as a benchmark's conversation grew)."""
+    chars = 0
+    for m in messages:
+        content = m.get("content")
+        chars += 16 + (len(content) if isinstance(content, str) else len(str(content or "")))
+        for call in m.get("tool_calls") or ():
+            chars += len(call.get("function", {}).get("arguments") or "")
+    return max(1, chars // 4)
+
+
 class FakeLlmServer:
     """Uvicorn in a daemon thread on 127.0.0.1; thread-safe scripting from tests and scripts."""
 
@@ -63,10 +75,14 @@ class FakeLlmServer:
     _shared_lock = threading.Lock()
 
     def __init__(
-        self, *, latency_s: float = 0.0, chunk_latency_s: float = 0.0, default: str | DefaultReply = "offline"
+        self, *, latency_s: float = 0.0, chunk_latency_s: float = 0.0, default: str | DefaultReply = "offline",
+        record: bool = True,
     ):
         self.latency_s = latency_s  # added to every response, for benchmarks
         self.chunk_latency_s = chunk_latency_s
+        # Benchmarks pass False: 1,000 turns of a growing conversation kept in memory here would make the fake
+        # itself slower turn after turn (a bigger heap for every garbage collection) and bias the figures.
+        self.record = record
         self._default = default
         self._lock = threading.Lock()
         self._scripts: dict[str, deque[FakeReply]] = defaultdict(deque)
@@ -178,27 +194,29 @@ class FakeLlmServer:
     def _next_reply(self, api: str, body: dict[str, Any]) -> FakeReply:
         model = str(body.get("model", ""))
         with self._lock:
-            self._requests[model].append(body)
+            if self.record:
+                self._requests[model].append(body)
             queue = self._scripts.get(model)
             if queue:
                 return queue[0] if queue[0].repeat else queue.popleft()
         if callable(self._default):
             return self._default(api, body)
         if self._default == "offline":
-            request = openai_to_request(body) if api == "openai" else anthropic_to_request(body)
+            request = openai_to_request(body, turn_only=True) if api == "openai" else anthropic_to_request(body)
             return FakeReply.from_response(offline_respond(request))
         return FakeReply.text("ok")
 
     async def _answer(self, api: str, request: Request) -> Response:
         self._loop = asyncio.get_running_loop()
-        body = await request.json()
+        raw = await request.body()
+        body = json.loads(raw)
         reply = self._next_reply(api, body)
         if not await self._pause(self.latency_s + reply.delay_s):
             return JSONResponse({"error": {"message": "fake server stopping"}}, status_code=503)
         if reply.status >= 400:
             return JSONResponse(error_body(api, reply), status_code=reply.status)
         model = str(body.get("model", ""))
-        prompt_tokens = max(1, len(json.dumps(body.get("messages", []))) // 4)
+        prompt_tokens = _prompt_tokens(body.get("messages") or [])
         ids = [
             c.id or f"{'call' if api == 'openai' else 'toolu'}_{next(self._ids):06d}"
             for c in reply.tool_calls

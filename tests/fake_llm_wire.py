@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engram.llm.base import ChatMessage, LlmRequest, LlmResponse, ToolCall, ToolSpec
+from engram.llm.offline import starts_turn
 
 _ANTHROPIC_ERROR_TYPES = {
     400: "invalid_request_error",
@@ -260,16 +261,36 @@ def _text_of(content: Any) -> str:
     return "" if content is None else str(content)
 
 
-def openai_to_request(body: dict[str, Any]) -> LlmRequest:
-    messages = []
-    for m in body.get("messages", []):
-        role = {"developer": "system"}.get(m.get("role"), m.get("role"))
-        calls = [
-            ToolCall(c.get("id", ""), c["function"]["name"], c["function"].get("arguments") or "")
-            for c in m.get("tool_calls") or []
-        ]
-        text = _text_of(m.get("content")) if m.get("content") is not None else None
-        messages.append(ChatMessage(role, text, calls, m.get("tool_call_id")))
+def _openai_message(m: dict[str, Any]) -> ChatMessage:
+    role = {"developer": "system"}.get(m.get("role"), m.get("role"))
+    calls = [
+        ToolCall(c.get("id", ""), c["function"]["name"], c["function"].get("arguments") or "")
+        for c in m.get("tool_calls") or []
+    ]
+    text = _text_of(m.get("content")) if m.get("content") is not None else None
+    return ChatMessage(role, text, calls, m.get("tool_call_id"))
+
+
+_ELIDED = ChatMessage("assistant", None)
+
+
+def openai_to_request(body: dict[str, Any], *, turn_only: bool = False) -> LlmRequest:
+    """The request as Engram's providers would have built it. `turn_only`: for the offline model, which reads
+    only the system text and the current turn (engram.llm.offline.starts_turn), earlier messages are left
+    unconverted (one shared placeholder each, so the count stays): the fake then answers a long conversation
+    in time that does not grow with it, as a zero-latency LLM should in benchmarks."""
+    raw = body.get("messages", [])
+    if not turn_only:
+        messages = [_openai_message(m) for m in raw]
+    else:
+        messages = [_ELIDED] * len(raw)
+        for index in range(len(raw) - 1, -1, -1):
+            messages[index] = _openai_message(raw[index])
+            if starts_turn(messages[index]):
+                break
+        for index, m in enumerate(raw):
+            if messages[index] is _ELIDED and m.get("role") in ("system", "developer"):
+                messages[index] = _openai_message(m)
     tools = [
         ToolSpec(
             t["function"]["name"], t["function"].get("description", ""), t["function"].get("parameters", {})

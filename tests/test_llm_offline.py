@@ -280,3 +280,29 @@ async def test_unscripted_fake_server_models_behave_like_the_offline_model() -> 
         second = await provider.complete(request)
         assert second.tool_calls[0].name == "send_message" and "Ada" in _args(second)["message"]
         await provider.aclose()
+
+
+async def test_the_fake_servers_turn_only_reading_answers_as_the_whole_request_would() -> None:
+    """Benchmarks rely on the fake reading only the current turn; every answer must stay the same."""
+    from engram.llm.offline import respond
+    from tests.fake_llm_wire import openai_to_request
+
+    encoder = OpenAIProvider(api_key="x", base_url="http://127.0.0.1:9/v1")
+    history = [_system("")]
+    for words in ("My name is Ada and I like chess", "What is my name?", "I live in Paris", "Thanks!"):
+        history.append(ChatMessage("user", words))
+        for _ in range(4):  # the steps of one turn, up to the reply
+            request = LlmRequest("offline", history, _tools("memgpt_v2"))
+            body = json.loads(encoder._body(request))
+            whole, turn_only = respond(openai_to_request(body)), respond(openai_to_request(body, turn_only=True))
+            assert (turn_only.content, turn_only.reasoning, turn_only.tool_calls) == (
+                whole.content, whole.reasoning, whole.tool_calls
+            )  # fmt: skip
+            if not whole.tool_calls or whole.tool_calls[0].name == "send_message":
+                history.append(ChatMessage("assistant", whole.content, whole.tool_calls))
+                for call in whole.tool_calls:
+                    history.append(ChatMessage("tool", '{"status": "OK"}', tool_call_id=call.id, name=call.name))
+                break
+            history = _after_tool(history, whole, {"status": "OK", "message": "ok", "time": "now"}, True)
+    assert len(history) > 12
+    await encoder.aclose()

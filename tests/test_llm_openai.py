@@ -214,3 +214,21 @@ async def test_stream_cut_off_mid_answer_is_retryable_not_a_partial_answer(
     with pytest.raises(ProviderUnavailable) as caught:
         await _streamed(provider, _request(model))
     assert caught.value.retryable
+
+
+async def test_a_message_sent_again_is_encoded_once_and_sent_the_same(
+    provider: OpenAIProvider, fake_llm: FakeLlmServer
+) -> None:
+    model = _model()
+    fake_llm.script(model, [FakeReply.text("one"), FakeReply.text("two")])
+    request = _request(model)
+    await provider.complete(request)
+    encoded = [m.derived["openai"] for m in request.messages]
+    request.messages.append(ChatMessage(role="user", content="and then? ünïcode"))
+    await provider.complete(request)
+    assert [m.derived["openai"] for m in request.messages[:-1]] == encoded
+    assert all(a is b for a, b in zip(encoded, [m.derived["openai"] for m in request.messages], strict=False))
+    first, second = fake_llm.requests(model)
+    assert second["messages"][:-1] == first["messages"]
+    assert second["messages"][-1] == {"role": "user", "content": "and then? ünïcode"}
+    assert second["model"] == first["model"] == model and second["tools"] == first["tools"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import delete, update
 
-from engram.context.compiler import to_chat_messages
-from engram.context.window_cache import WindowCache
+from engram.context.compiler import INTERRUPTED_TOOL_RESULT, compile_context, to_chat_messages
+from engram.context.window_cache import WindowCache, _Window
 from engram.ids import new_id
 from engram.schemas.agent import AgentSpec
 from engram.store import agents, messages
@@ -73,3 +73,43 @@ async def test_cache_stays_within_its_row_budget(sessions) -> None:
             rows = await cache.chat_rows(s, await agents.get_agent(s, org, agent_id), None)
         assert [r.text for r in rows] == [f"m{i}" for i in range(6)]
     assert cache.rows_held <= 10 and cache.windows_held == 1  # the older agents were evicted
+
+
+async def test_a_step_reuses_the_messages_of_unchanged_rows_and_reconverts_what_changed(sessions) -> None:
+    org = new_id("org")
+    call = {"id": "call-9", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    async with sessions.begin() as s:
+        agent = await agents.create_agent(s, org, AgentSpec(name="a", model="m"), llm_config=LLM)
+        user = _row(org, agent.id, "user", "hi")
+        await messages.insert_messages(s, [user, _row(org, agent.id, "assistant", "", tool_calls=[call])])
+    cache = WindowCache()
+
+    async def compiled() -> list:
+        async with sessions.begin() as s:
+            return await compile_context(s, org, agent.id, None, cache)
+
+    first = await compiled()
+    assert [m.role for m in first] == ["system", "user", "assistant", "tool"]
+    assert first[3].content == INTERRUPTED_TOOL_RESULT  # the call has no result yet
+    first[1].derived["probe"] = True
+    async with sessions.begin() as s:  # the result arrives, and the user row is edited
+        await messages.insert_messages(s, [_row(org, agent.id, "tool", "done", tool_call_id="call-9", name="f")])
+    second = await compiled()
+    assert second[1] is first[1] and second[1].derived["probe"]  # same row version: the same object
+    assert second[2] is not first[2] and second[3].content == "done"  # its result changed the conversion
+    async with sessions.begin() as s:
+        await s.execute(update(Message).where(Message.id == user["id"]).values(text="hi again"))
+    third = await compiled()
+    assert third[1] is not second[1] and third[1].content == "hi again" and third[2] is second[2]
+    async with sessions() as s:  # and always what a fresh, uncached compile gives
+        assert third == await compile_context(s, org, agent.id, None)
+
+
+def test_windows_of_idle_agents_are_dropped() -> None:
+    cache = WindowCache(idle_s=60)
+    cache._windows[("a", None)] = _Window({(1, "x"): object()}, used_at=100.0)
+    cache._windows[("b", None)] = _Window({(2, "y"): object(), (3, "z"): object()}, used_at=150.0)
+    cache._size = 3
+    assert cache.drop_idle(now=170.0) == 1 and cache.windows_held == 1 and cache.rows_held == 2
+    assert cache.drop_idle(now=170.0) == 0
+    assert cache.drop_idle(now=211.0) == 1 and cache.windows_held == 0 and cache.rows_held == 0

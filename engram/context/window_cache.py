@@ -6,11 +6,18 @@ CPU and the main reason a turn got slower as history grew. Here a step reads onl
 (position, xmin) and fetches in full just the rows this process has not seen in that version. Nothing
 needs invalidating: an edited row has a new xmin, a deleted one is no longer listed, and a window moved
 by compaction lists other positions. Bounded by a row budget, least recently used agents evicted first.
+
+Next to the rows it keeps what they converted to (`conversions`, filled by the context compiler), so the
+same ChatMessage objects, and what providers derived from them, serve the next step too. A window not
+used for `idle_s` (its agent went idle) is dropped by `drop_idle`, which the worker calls periodically:
+an idle agent holds no memory here.
 """
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,13 +25,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from engram.store import messages as message_store
 from engram.store.models import Agent
 
-DEFAULT_MAX_ROWS = 10_000  # ~1 KB each decoded: a bounded ~10 MB per worker
+DEFAULT_MAX_ROWS = 10_000  # ~1 KB each decoded (x2-3 with their conversions): a bounded ~30 MB per worker
+DEFAULT_IDLE_S = 600.0
+
+WindowKey = tuple[str, str | None]
+
+
+@dataclass
+class _Window:
+    rows: dict[tuple[int, str], Any]
+    conversions: dict[Any, Any] = field(default_factory=dict)
+    used_at: float = 0.0
 
 
 class WindowCache:
-    def __init__(self, max_rows: int = DEFAULT_MAX_ROWS) -> None:
+    def __init__(self, max_rows: int = DEFAULT_MAX_ROWS, idle_s: float = DEFAULT_IDLE_S) -> None:
         self.max_rows = max_rows
-        self._windows: OrderedDict[tuple[str, str | None], dict[tuple[int, str], Any]] = OrderedDict()
+        self.idle_s = idle_s
+        self._windows: OrderedDict[WindowKey, _Window] = OrderedDict()
         self._size = 0
         self.fetched = 0  # rows read in full (what a test or a benchmark can look at)
 
@@ -40,23 +58,46 @@ class WindowCache:
         """The same rows as messages.in_context_chat_rows, in the same order."""
         key = (agent.id, conversation_id)
         versions = [(int(p), x) for p, x in await message_store.in_context_versions(session, agent, conversation_id)]
-        known = self._windows.pop(key, {})
+        previous = self._windows.pop(key, None)
+        known = previous.rows if previous is not None else {}
         self._size -= len(known)
         missing = [p for p, x in versions if (p, x) not in known]
         fetched = await message_store.chat_rows_at(session, agent.organization_id, missing)
         self.fetched += len(fetched)
         # By position: a row edited between the two reads comes back with a newer xmin; take what was read.
         fresh = {int(r.position): r for r in fetched}
-        rows, window = [], {}
+        rows, window = [], _Window({}, previous.conversions if previous is not None else {}, time.monotonic())
         for version in versions:
             row = known.get(version) or fresh.get(version[0])
             if row is None:
                 continue  # deleted in between; the next step will not list it either
             rows.append(row)
-            window[version] = row
+            window.rows[version] = row
         self._windows[key] = window
-        self._size += len(window)
+        self._size += len(window.rows)
         while self._size > self.max_rows and len(self._windows) > 1:
-            _, evicted = self._windows.popitem(last=False)
-            self._size -= len(evicted)
+            self._evict_oldest()
         return rows
+
+    def conversions(self, agent: Agent, conversation_id: str | None) -> dict[Any, Any]:
+        """What this window's rows converted to at the previous step (empty if not cached)."""
+        window = self._windows.get((agent.id, conversation_id))
+        return window.conversions if window is not None else {}
+
+    def keep_conversions(self, agent: Agent, conversation_id: str | None, conversions: dict[Any, Any]) -> None:
+        window = self._windows.get((agent.id, conversation_id))
+        if window is not None:
+            window.conversions = conversions
+
+    def drop_idle(self, now: float | None = None) -> int:
+        """Forget windows unused for `idle_s`; returns how many were dropped."""
+        cutoff = (time.monotonic() if now is None else now) - self.idle_s
+        dropped = 0
+        while self._windows and next(iter(self._windows.values())).used_at < cutoff:
+            self._evict_oldest()  # least recently used first, so the first recent one ends the sweep
+            dropped += 1
+        return dropped
+
+    def _evict_oldest(self) -> None:
+        _, evicted = self._windows.popitem(last=False)
+        self._size -= len(evicted.rows)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -30,6 +30,11 @@ class ChatMessage:
     tool_call_id: str | None = None  # tool only
     name: str | None = None  # tool name, for tool messages
     reasoning: str | None = None  # assistant inner thoughts; informational, never sent back
+    # What providers derived from this message (wire JSON, a token estimate), keyed by who derived it. The
+    # worker's window cache hands the same ChatMessage to every step while its rows are unchanged, so this
+    # is computed once per message instead of once per step. Never part of equality; never mutate a message
+    # after it has been sent.
+    derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass

@@ -387,6 +387,12 @@ def _read_turn(messages: list[ChatMessage]) -> _Turn:
                  system_text=system)
 
 
+def starts_turn(message: ChatMessage) -> bool:
+    """Whether the offline model reads its turn from this message on (a user's words or a wake-up): all it
+    reads of a request is the system text, the messages from the last such one, and how many there are."""
+    return _user_text(message) is not None or _wakeup_reason(message) is not None
+
+
 def _wakeup_reason(message: ChatMessage) -> str | None:
     """The reason of a wake-up event (a user-role JSON message the schedule_wakeup tool's firing sends)."""
     if message.role != "user" or message.content is None:

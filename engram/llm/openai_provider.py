@@ -8,6 +8,7 @@ Streaming assembles tool-call fragments by index. Servers that expose a reasonin
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,12 +71,12 @@ class OpenAIProvider:
         await self._client.close()
 
     async def complete(self, request: LlmRequest, on_delta: OnDelta | None = None) -> LlmResponse:
-        params = self._params(request)
         try:
             if on_delta is None:
-                completion = await self._post_completion(params)
+                completion = await self._post_completion(self._body(request))
                 return _from_completion(completion, request)
-            stream = await self._post_completion({**params, "stream": True, "stream_options": {"include_usage": True}})
+            body = self._body(request, stream=True, stream_options={"include_usage": True})
+            stream = await self._post_completion(body, stream=True)
             async with stream:
                 return await _assemble_stream(stream, request, on_delta, self.name)
         except openai.OpenAIError as exc:
@@ -85,20 +86,20 @@ class OpenAIProvider:
                 f"{self.name}: connection failed mid-response: {exc!r}", provider=self.name
             ) from exc
 
-    async def _post_completion(self, body: dict[str, Any]) -> Any:
-        """POST /chat/completions through the SDK's client, skipping `create`'s request transform.
+    async def _post_completion(self, body: bytes, *, stream: bool = False) -> Any:
+        """POST /chat/completions through the SDK's client with a body we encoded, skipping `create`'s transform.
 
         `chat.completions.create` first walks the whole body against its TypedDicts (`async_maybe_transform`)
         to rename aliased keys and drop NOT_GIVEN ones. Our body is plain JSON with none of either, and the
         walk cost grew with every message of the context: it was ~15 % of the worker's CPU per turn. The
         request, auth, timeouts, error mapping and stream decoding are the SDK's own (`AsyncOpenAI.post`).
         """
-        if body.get("stream"):
+        if stream:
             return await self._client.post(
-                "/chat/completions", body=body, cast_to=ChatCompletion, options=_REQUEST_OPTIONS, stream=True,
+                "/chat/completions", content=body, cast_to=ChatCompletion, options=_REQUEST_OPTIONS, stream=True,
                 stream_cls=AsyncStream[ChatCompletionChunk],
             )  # fmt: skip
-        return await self._client.post("/chat/completions", body=body, cast_to=ChatCompletion, options=_REQUEST_OPTIONS)
+        return await self._client.post("/chat/completions", content=body, cast_to=ChatCompletion, options=_REQUEST_OPTIONS)
 
     async def list_model_names(self) -> list[str]:
         """Model ids the server advertises (`GET /models`), for discovery of local servers."""
@@ -108,11 +109,16 @@ class OpenAIProvider:
             raise _map_error(exc, self.name) from exc
         return [model.id for model in page.data]
 
+    def _body(self, request: LlmRequest, **extra: Any) -> bytes:
+        """The request's JSON. Each message is encoded once and kept on it (`ChatMessage.derived`): the window
+        cache hands the same messages to the next step, so a long conversation is not re-encoded per step."""
+        messages = b",".join(_encoded(m) for m in request.messages)
+        rest = _dumps({**self._params(request), **extra})  # '{"model":...}'
+        return b'{"messages":[' + messages + b"]," + rest[1:]
+
     def _params(self, request: LlmRequest) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "model": request.model,
-            "messages": [_message_param(m) for m in request.messages],
-        }
+        """Everything but the messages."""
+        params: dict[str, Any] = {"model": request.model}
         if request.tools:
             params["tools"] = [
                 {
@@ -136,6 +142,18 @@ def _tool_choice(choice: str) -> Any:
     if choice in ("auto", "required", "none"):
         return choice
     return {"type": "function", "function": {"name": choice}}
+
+
+def _dumps(value: Any) -> bytes:
+    """JSON as the SDK itself sends it (openapi_dumps): compact, UTF-8, no NaN."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _encoded(message: ChatMessage) -> bytes:
+    wire = message.derived.get("openai")
+    if wire is None:
+        wire = message.derived["openai"] = _dumps(_message_param(message))
+    return wire
 
 
 def _message_param(message: ChatMessage) -> dict[str, Any]:

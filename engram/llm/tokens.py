@@ -25,14 +25,19 @@ def estimate_text_tokens(text: str) -> int:
 
 def estimate_tokens(messages: list[ChatMessage], tools: list[ToolSpec]) -> int:
     """Prompt size of a request: message text, tool calls and tool schemas."""
-    total = 0
-    for message in messages:
-        total += PER_MESSAGE_OVERHEAD_TOKENS + estimate_text_tokens(message.content or "")
-        for call in message.tool_calls:
-            total += estimate_text_tokens(call.name) + estimate_text_tokens(call.arguments)
+    total = sum(_message_tokens(m) for m in messages)
     for tool in tools:
         schema = json.dumps(
             {"name": tool.name, "description": tool.description, "parameters": tool.parameters}
         )
         total += estimate_text_tokens(schema)
     return total
+
+
+def _message_tokens(message: ChatMessage) -> int:
+    tokens = message.derived.get("tokens")
+    if tokens is None:  # kept on the message: the window cache reuses it across steps
+        tokens = PER_MESSAGE_OVERHEAD_TOKENS + estimate_text_tokens(message.content or "")
+        tokens += sum(estimate_text_tokens(c.name) + estimate_text_tokens(c.arguments) for c in message.tool_calls)
+        message.derived["tokens"] = tokens
+    return tokens

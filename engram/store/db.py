@@ -11,6 +11,8 @@ answers a retryable 503, the worker retries the activity) and SQLAlchemy then re
 from __future__ import annotations
 
 import time
+import weakref
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
@@ -36,7 +38,42 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     # LIFO: the most recently used (known good, warm) connection first; the rest age and get pinged.
     engine = create_async_engine(normalize_url(url), pool_size=pool_size, max_overflow=20, pool_use_lifo=True)
     _ping_when_stale(engine.sync_engine)
+    _track_use(engine.sync_engine)
     return engine
+
+
+@dataclass
+class _PoolUse:
+    last_checkin: float
+
+
+_USE: weakref.WeakKeyDictionary[Engine, _PoolUse] = weakref.WeakKeyDictionary()
+
+
+def _track_use(engine: Engine) -> None:
+    _USE[engine] = use = _PoolUse(time.monotonic())
+
+    @event.listens_for(engine, "checkin")
+    def _used(_dbapi: Any, _record: Any) -> None:
+        use.last_checkin = time.monotonic()
+
+
+async def release_if_quiet(engine: AsyncEngine, quiet_s: float, now: float | None = None) -> bool:
+    """Close every pooled connection once none has been used for `quiet_s`; True if it did.
+
+    Each connection is a Postgres backend of ~4-8 MB. A burst grows a pool to `pool_size` and QueuePool keeps
+    those for good, so an idle server would hold a dozen backends per process for nothing. A pool in use
+    (anything checked out, or a checkin within `quiet_s`) is left alone: reconnecting costs a few ms, which
+    only the first statement after a quiet minute pays. The engine stays usable; it opens connections anew.
+    """
+    use, pool = _USE.get(engine.sync_engine), engine.sync_engine.pool
+    checked_in = getattr(pool, "checkedin", lambda: 0)()
+    if use is None or not checked_in or getattr(pool, "checkedout", lambda: 0)():
+        return False
+    if (time.monotonic() if now is None else now) - use.last_checkin < quiet_s:
+        return False
+    await engine.dispose()
+    return True
 
 
 def _ping_when_stale(engine: Engine) -> None:
