@@ -75,7 +75,7 @@ async def test_cache_stays_within_its_row_budget(sessions) -> None:
     assert cache.rows_held <= 10 and cache.windows_held == 1  # the older agents were evicted
 
 
-async def test_a_step_reuses_the_messages_of_unchanged_rows_and_reconverts_what_changed(sessions) -> None:
+async def test_a_step_converts_only_appended_rows_and_everything_again_when_that_would_differ(sessions) -> None:
     org = new_id("org")
     call = {"id": "call-9", "type": "function", "function": {"name": "f", "arguments": "{}"}}
     async with sessions.begin() as s:
@@ -86,29 +86,32 @@ async def test_a_step_reuses_the_messages_of_unchanged_rows_and_reconverts_what_
 
     async def compiled() -> list:
         async with sessions.begin() as s:
-            return await compile_context(s, org, agent.id, None, cache)
+            cached = await compile_context(s, org, agent.id, None, cache)
+        async with sessions() as s:  # always exactly what a fresh, uncached compile gives
+            assert cached == await compile_context(s, org, agent.id, None)
+        return cached
 
     first = await compiled()
     assert [m.role for m in first] == ["system", "user", "assistant", "tool"]
     assert first[3].content == INTERRUPTED_TOOL_RESULT  # the call has no result yet
-    first[1].derived["probe"] = True
-    async with sessions.begin() as s:  # the result arrives, and the user row is edited
+    async with sessions.begin() as s:  # its result arrives: the old conversion is no longer right
         await messages.insert_messages(s, [_row(org, agent.id, "tool", "done", tool_call_id="call-9", name="f")])
     second = await compiled()
-    assert second[1] is first[1] and second[1].derived["probe"]  # same row version: the same object
-    assert second[2] is not first[2] and second[3].content == "done"  # its result changed the conversion
-    async with sessions.begin() as s:
-        await s.execute(update(Message).where(Message.id == user["id"]).values(text="hi again"))
+    assert second[3].content == "done" and second[2] is not first[2]
+    async with sessions.begin() as s:  # a plain append: the messages before it are reused as they are
+        await messages.insert_messages(s, [_row(org, agent.id, "user", "next")])
     third = await compiled()
-    assert third[1] is not second[1] and third[1].content == "hi again" and third[2] is second[2]
-    async with sessions() as s:  # and always what a fresh, uncached compile gives
-        assert third == await compile_context(s, org, agent.id, None)
+    assert all(a is b for a, b in zip(third[1:4], second[1:4], strict=True)) and third[4].content == "next"
+    async with sessions.begin() as s:  # an edit in the middle: converted again
+        await s.execute(update(Message).where(Message.id == user["id"]).values(text="hi again"))
+    fourth = await compiled()
+    assert fourth[1].content == "hi again" and fourth[1] is not third[1] and len(fourth) == 5
 
 
 def test_windows_of_idle_agents_are_dropped() -> None:
     cache = WindowCache(idle_s=60)
-    cache._windows[("a", None)] = _Window({(1, "x"): object()}, used_at=100.0)
-    cache._windows[("b", None)] = _Window({(2, "y"): object(), (3, "z"): object()}, used_at=150.0)
+    cache._windows[("a", None)] = _Window(["1:x"], [object()], used_at=100.0)
+    cache._windows[("b", None)] = _Window(["2:y", "3:z"], [object(), object()], used_at=150.0)
     cache._size = 3
     assert cache.drop_idle(now=170.0) == 1 and cache.windows_held == 1 and cache.rows_held == 2
     assert cache.drop_idle(now=170.0) == 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -142,71 +142,78 @@ def packaged_tool_result(status_ok: bool, message: str, when: datetime, timezone
     return json.dumps({"status": "OK" if status_ok else "Failed", "message": message, "time": local_time(when, timezone)})
 
 
-def to_chat_messages(system_text: str, rows: list[Any], memo: ConversionMemo | None = None) -> list[ChatMessage]:
+def to_chat_messages(system_text: str, rows: list[Any]) -> list[ChatMessage]:
     """The provider-neutral buffer: system, then rows; tool calls without results get an error result.
 
     A call's result follows its assistant message even when rows were stored in between (a message sent
     with an approval is stored before the approved tools run): providers reject anything else.
-    `memo` (rows read through the window cache, which carry position and xmin): the messages a row
-    version converted to at the previous step are reused as they are, objects included.
     """
-    out = [ChatMessage(role="system", content=system_text)]
+    return [ChatMessage(role="system", content=system_text), *_convert(rows)]
+
+
+@dataclass
+class Converted:
+    """One window's conversion, kept by the worker's window cache for the agent's next step."""
+
+    versions: list[str]  # the rows' "position:xmin", in prompt order
+    messages: list[ChatMessage]  # what they converted to (no system message)
+    call_ids: set[str]  # tool calls made in those rows
+    result_ids: set[str]  # tool results stored in those rows
+
+
+def convert_window(
+    system_text: str, rows: list[Any], versions: list[str], previous: Converted | None
+) -> tuple[list[ChatMessage], Converted]:
+    """`to_chat_messages`, converting only the rows appended since `previous` when that gives the same list.
+
+    A step's window is usually the last step's plus a few rows, and converting all of it again was the
+    part of a step that grew with the conversation. Reuse is exact only if the new rows neither answer a
+    call of the old ones (that call showed the interrupted-result placeholder) nor have their own calls
+    answered among the old ones; otherwise, and after any edit, delete or compaction, all is converted.
+    """
+    start = len(previous.versions) if previous is not None else 0
+    if previous is not None and versions[:start] == previous.versions:
+        tail = rows[start:]
+        calls, results = _call_and_result_ids(tail)
+        if not (results & previous.call_ids or calls & previous.result_ids):
+            body = previous.messages + _convert(tail)
+            kept = Converted(list(versions), body, previous.call_ids | calls, previous.result_ids | results)
+            return [ChatMessage(role="system", content=system_text), *body], kept
+    body = _convert(rows)
+    kept = Converted(list(versions), body, *_call_and_result_ids(rows))
+    return [ChatMessage(role="system", content=system_text), *body], kept
+
+
+def _call_and_result_ids(rows: list[Any]) -> tuple[set[str], set[str]]:
+    calls = {c["id"] for r in rows if r.role == "assistant" for c in r.tool_calls or []}
+    return calls, {r.tool_call_id for r in rows if r.role == "tool" and r.tool_call_id}
+
+
+def _convert(rows: list[Any]) -> list[ChatMessage]:
+    out: list[ChatMessage] = []
     results: dict[str, Any] = {}
     for r in rows:
         if r.role == "tool" and r.tool_call_id:
             results.setdefault(r.tool_call_id, r)
     for row in rows:
         if row.role == "assistant":
-            answers = [(c, results.pop(c["id"], None)) for c in row.tool_calls or []]
-            if memo is None:
-                out += _assistant_messages(row, answers)
-            else:  # an assistant message converts differently once its results are stored: part of the key
-                key = (_version(row), *(_version(r) if r is not None else None for _, r in answers))
-                out += memo.get(key, lambda row=row, answers=answers: _assistant_messages(row, answers))
-        elif row.role in ("user", "summary", "system"):
-            role = "system" if row.role == "system" else "user"
-            if memo is None:
-                out.append(ChatMessage(role=role, content=row.text))
-            else:
-                out += memo.get(_version(row), lambda row=row, role=role: [ChatMessage(role=role, content=row.text)])
+            calls = [
+                ToolCall(id=c["id"], name=c["function"]["name"], arguments=c["function"].get("arguments") or "")
+                for c in row.tool_calls or []
+            ]
+            out.append(ChatMessage(role="assistant", content=row.text or None, tool_calls=calls, reasoning=row.reasoning))
+            for call in calls:
+                result = results.pop(call.id, None)
+                if result is not None:
+                    packaged = message_store.text_of(result.content) or result.text
+                    out.append(ChatMessage(role="tool", content=packaged, tool_call_id=call.id, name=result.name))
+                else:
+                    out.append(ChatMessage(role="tool", content=INTERRUPTED_TOOL_RESULT, tool_call_id=call.id, name=call.name))
+        elif row.role in ("user", "summary"):
+            out.append(ChatMessage(role="user", content=row.text))
+        elif row.role == "system":
+            out.append(ChatMessage(role="system", content=row.text))
     return out
-
-
-def _assistant_messages(row: Any, answers: list[tuple[dict[str, Any], Any]]) -> list[ChatMessage]:
-    calls = [
-        ToolCall(id=c["id"], name=c["function"]["name"], arguments=c["function"].get("arguments") or "")
-        for c, _ in answers
-    ]
-    out = [ChatMessage(role="assistant", content=row.text or None, tool_calls=calls, reasoning=row.reasoning)]
-    for call, (_, result) in zip(calls, answers, strict=True):
-        if result is not None:
-            packaged = message_store.text_of(result.content) or result.text
-            out.append(ChatMessage(role="tool", content=packaged, tool_call_id=call.id, name=result.name))
-        else:
-            out.append(ChatMessage(role="tool", content=INTERRUPTED_TOOL_RESULT, tool_call_id=call.id, name=call.name))
-    return out
-
-
-def _version(row: Any) -> tuple[int, str]:
-    return (row.position, row.xmin)
-
-
-class ConversionMemo:
-    """Row versions -> the messages they converted to: `previous` from the last step, `used` by this one.
-
-    Keeping only what this step used bounds the memo by the window, and drops what compaction evicted.
-    """
-
-    def __init__(self, previous: dict[Any, list[ChatMessage]] | None = None) -> None:
-        self.previous = previous or {}
-        self.used: dict[Any, list[ChatMessage]] = {}
-
-    def get(self, key: Any, convert: Callable[[], list[ChatMessage]]) -> list[ChatMessage]:
-        messages = self.previous.get(key)
-        if messages is None:
-            messages = convert()
-        self.used[key] = messages
-        return messages
 
 
 async def compile_context(
@@ -221,8 +228,7 @@ async def compile_context(
     agent = await agent_store.get_agent(session, org_id, agent_id)
     if cache is None:
         return to_chat_messages(system.text, await message_store.in_context_chat_rows(session, agent, conversation_id))
-    rows = await cache.chat_rows(session, agent, conversation_id)
-    memo = ConversionMemo(cache.conversions(agent, conversation_id))
-    messages = to_chat_messages(system.text, rows, memo)
-    cache.keep_conversions(agent, conversation_id, memo.used)
+    window = await cache.read(session, agent, conversation_id)
+    messages, converted = convert_window(system.text, window.rows, window.versions, window.converted)
+    cache.keep_converted(agent, conversation_id, converted)
     return messages

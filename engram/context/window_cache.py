@@ -32,10 +32,18 @@ WindowKey = tuple[str, str | None]
 
 
 @dataclass
+class WindowRead:
+    rows: list[Any]  # as messages.in_context_chat_rows returns them, plus position and xmin
+    versions: list[str]  # "position:xmin" of each row
+    converted: Any  # what the compiler kept for this window at the previous step (None: nothing)
+
+
+@dataclass
 class _Window:
-    rows: dict[tuple[int, str], Any]
-    conversions: dict[Any, Any] = field(default_factory=dict)
-    used_at: float = 0.0
+    versions: list[str]
+    rows: list[Any]
+    converted: Any = None
+    used_at: float = field(default_factory=time.monotonic)
 
 
 class WindowCache:
@@ -56,38 +64,38 @@ class WindowCache:
 
     async def chat_rows(self, session: AsyncSession, agent: Agent, conversation_id: str | None) -> list[Any]:
         """The same rows as messages.in_context_chat_rows, in the same order."""
+        return (await self.read(session, agent, conversation_id)).rows
+
+    async def read(self, session: AsyncSession, agent: Agent, conversation_id: str | None) -> WindowRead:
         key = (agent.id, conversation_id)
-        versions = [(int(p), x) for p, x in await message_store.in_context_versions(session, agent, conversation_id)]
+        versions = await message_store.in_context_versions(session, agent, conversation_id)
         previous = self._windows.pop(key, None)
-        known = previous.rows if previous is not None else {}
-        self._size -= len(known)
-        missing = [p for p, x in versions if (p, x) not in known]
-        fetched = await message_store.chat_rows_at(session, agent.organization_id, missing)
-        self.fetched += len(fetched)
-        # By position: a row edited between the two reads comes back with a newer xmin; take what was read.
-        fresh = {int(r.position): r for r in fetched}
-        rows, window = [], _Window({}, previous.conversions if previous is not None else {}, time.monotonic())
-        for version in versions:
-            row = known.get(version) or fresh.get(version[0])
-            if row is None:
-                continue  # deleted in between; the next step will not list it either
-            rows.append(row)
-            window.rows[version] = row
+        if previous is None:
+            previous = _Window([], [])
+        self._size -= len(previous.rows)
+        start = len(previous.versions)
+        if versions[:start] == previous.versions:  # the usual step: rows were only appended
+            fresh = await self._fetch(session, agent, versions[start:])
+            tail = [(v, fresh[_position(v)]) for v in versions[start:] if _position(v) in fresh]
+            window = _Window(previous.versions + [v for v, _ in tail], previous.rows + [r for _, r in tail])
+        else:  # an edit, a delete or a moved window: reuse what is still valid, read the rest
+            known = dict(zip(previous.versions, previous.rows, strict=True))
+            fresh = await self._fetch(session, agent, [v for v in versions if v not in known])
+            # By position: a row edited between the two reads comes back with a newer xmin; take what was read.
+            found = [(v, known.get(v) or fresh.get(_position(v))) for v in versions]
+            found = [(v, r) for v, r in found if r is not None]  # deleted in between: not listed next step
+            window = _Window([v for v, _ in found], [r for _, r in found])
+        window.converted = previous.converted
         self._windows[key] = window
         self._size += len(window.rows)
         while self._size > self.max_rows and len(self._windows) > 1:
             self._evict_oldest()
-        return rows
+        return WindowRead(window.rows, window.versions, window.converted)
 
-    def conversions(self, agent: Agent, conversation_id: str | None) -> dict[Any, Any]:
-        """What this window's rows converted to at the previous step (empty if not cached)."""
-        window = self._windows.get((agent.id, conversation_id))
-        return window.conversions if window is not None else {}
-
-    def keep_conversions(self, agent: Agent, conversation_id: str | None, conversions: dict[Any, Any]) -> None:
+    def keep_converted(self, agent: Agent, conversation_id: str | None, converted: Any) -> None:
         window = self._windows.get((agent.id, conversation_id))
         if window is not None:
-            window.conversions = conversions
+            window.converted = converted
 
     def drop_idle(self, now: float | None = None) -> int:
         """Forget windows unused for `idle_s`; returns how many were dropped."""
@@ -98,6 +106,15 @@ class WindowCache:
             dropped += 1
         return dropped
 
+    async def _fetch(self, session: AsyncSession, agent: Agent, versions: list[str]) -> dict[int, Any]:
+        rows = await message_store.chat_rows_at(session, agent.organization_id, [_position(v) for v in versions])
+        self.fetched += len(rows)
+        return {int(r.position): r for r in rows}
+
     def _evict_oldest(self) -> None:
         _, evicted = self._windows.popitem(last=False)
         self._size -= len(evicted.rows)
+
+
+def _position(version: str) -> int:
+    return int(version.partition(":")[0])

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, literal_column, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Text, cast, func, literal_column, select, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engram.errors import InvalidInput, NotFound
@@ -84,14 +84,30 @@ async def in_context_chat_rows(session: AsyncSession, agent: Agent, conversation
     return list(await _in_context(session, agent, conversation_id, *CHAT_COLUMNS))
 
 
-# A row's version: Postgres gives every new tuple version a new xmin, so (position, xmin) changes whenever a
-# row is edited, and a cached copy with the same pair is the row as stored.
+# A row's version: Postgres gives every new tuple version a new xmin, so "position:xmin" changes whenever a
+# row is edited, and a cached copy with the same version is the row as stored.
 _XMIN = literal_column("messages.xmin::text")
+_VERSION = cast(Message.position, Text) + literal_column("':'") + _XMIN
 
 
-async def in_context_versions(session: AsyncSession, agent: Agent, conversation_id: str | None = None) -> list[Any]:
-    """The in-context window as (position, xmin) pairs, in prompt order: cheap to read, nothing to decode."""
-    return list(await _in_context(session, agent, conversation_id, Message.position, _XMIN))
+async def in_context_versions(session: AsyncSession, agent: Agent, conversation_id: str | None = None) -> list[str]:
+    """The in-context window as "position:xmin" strings, in prompt order, read as one aggregated string.
+
+    The worker reads this every step: 3,000 rows through the ORM's row machinery took ~4 ms a step, growing
+    with the conversation; one string split in C takes microseconds.
+    """
+    from engram.store.conversations import context_holder
+
+    holder = await context_holder(session, agent, conversation_id)
+    out: list[str] = []
+    if holder.summary_message_id:
+        summary = await session.scalar(select(_VERSION).where(
+            Message.id == holder.summary_message_id, Message.organization_id == agent.organization_id
+        ))  # fmt: skip
+        out += [summary] if summary else []
+    ordered = aggregate_order_by(literal_column("','"), Message.conversation_id, Message.position)  # index order: see _in_context
+    joined = await session.scalar(select(func.string_agg(_VERSION, ordered)).where(*_window_where(holder, agent, conversation_id)))
+    return out + (joined.split(",") if joined else [])
 
 
 async def chat_rows_at(session: AsyncSession, org_id: str, positions: list[int]) -> list[Any]:
@@ -116,18 +132,26 @@ async def _in_context(session: AsyncSession, agent: Agent, conversation_id: str 
         )
         summary = await (session.scalars(summary_query) if entities else session.execute(summary_query))
         out.extend(summary)
-    query = select(*what).where(
+    # Ordered as ix_messages_agent_conv_position is (the thread column is fixed by the filter, but Postgres does not
+    # treat `IS NULL` as fixing it): the index gives the rows in order, with no sort of the whole history.
+    query = select(*what).where(*_window_where(holder, agent, conversation_id))
+    query = query.order_by(Message.conversation_id, Message.position)
+    out.extend(await (session.scalars(query) if entities else session.execute(query)))
+    return out
+
+
+def _window_where(holder: Any, agent: Agent, conversation_id: str | None) -> list[Any]:
+    """The rows after the window start, minus the system and summary rows (which the prompt places itself)."""
+    where = [
         Message.agent_id == agent.id,
         Message.organization_id == agent.organization_id,
         Message.position >= holder.context_start_position,
         _conversation_filter(conversation_id),
-    )
+    ]
     excluded = [i for i in (holder.system_message_id, holder.summary_message_id) if i]
     if excluded:
-        query = query.where(Message.id.not_in(excluded))
-    query = query.order_by(Message.position)
-    out.extend(await (session.scalars(query) if entities else session.execute(query)))
-    return out
+        where.append(Message.id.not_in(excluded))
+    return where
 
 
 def _conversation_filter(conversation_id: str | None):  # noqa: ANN202 - SQL expression

@@ -66,7 +66,10 @@ def _insert_unless_blocked(in_conversation: bool) -> Any:
     newest_calls = (
         select(Message.tool_calls)
         .where(Message.organization_id == org, Message.agent_id == agent, thread, Message.role == "assistant")
-        .order_by(Message.position.desc())
+        # The thread column first, though fixed by the filter: then ix_messages_agent_conv_position's order is the
+        # wanted order and the newest row is one backward step away. Postgres does not treat `IS NULL` as
+        # fixing a column, so ordering by position alone sorted every message of the agent on each send.
+        .order_by(Message.conversation_id.desc(), Message.position.desc())
         .limit(1)
         .scalar_subquery()
     )

@@ -27,6 +27,8 @@ class Message(OrgMixin, Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     position: Mapped[int] = mapped_column(BigInteger, Identity(always=False), unique=True)
+    # Not indexed alone: every query also names an indexed column, see migration 0012.
+    organization_id: Mapped[str] = mapped_column(String(64))
     agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
     conversation_id: Mapped[str | None] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(32), doc="system | user | assistant | tool | approval | summary")

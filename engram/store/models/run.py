@@ -15,9 +15,11 @@ RUN_STATUSES = ("created", "running", "completed", "failed", "cancelled")
 
 class Run(OrgMixin, TimestampMixin, Base):
     __tablename__ = "runs"
-    __table_args__ = (Index("ix_runs_agent_created", "agent_id", "created_at"),)
+    __table_args__ = (Index("ix_runs_agent_created", "agent_id", "created_at"), Index("ix_runs_created", "created_at"))
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Not indexed alone: every query also names an indexed column, see migration 0012.
+    organization_id: Mapped[str] = mapped_column(String(64))
     agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
     conversation_id: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(32), default="created")
