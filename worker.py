@@ -63,6 +63,7 @@ def build_worker(
         workflow_runner=workflow_runner(),
         interceptors=[DatabaseOutageInterceptor()],  # a Postgres restart must not spend retry budgets
         max_concurrent_activities=200,
+        max_cached_workflows=settings.workflow_cache_size,
         # Cancellation reaches an activity only in a heartbeat response; the default throttle (0.8 x the
         # heartbeat timeout) would delay a user's cancel by ~24 s.
         max_heartbeat_throttle_interval=timedelta(seconds=1),

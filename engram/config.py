@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     default_embedding: str = Field(default="engram/hash-embedding", description="Embedding handle used when none given")
     idle_timeout_s: float = Field(default=1800.0, description="AgentWorkflow exits after this long with nothing to do")
     max_pending_turns: int = 32
+    workflow_cache_size: int = Field(
+        default=100, ge=1,
+        description="Agent workflows a worker keeps in memory; an evicted idle one is replayed from history when it "
+        "next wakes (Temporal's max_cached_workflows, default 1000: ~125 KB each, held while agents sit idle)",
+    )  # fmt: skip
     approval_timeout_s: float | None = Field(
         default=None, description="Auto-deny a tool call waiting for approval after this long; unset = wait until answered"
     )
