@@ -172,16 +172,16 @@ def convert_window(
     answered among the old ones; otherwise, and after any edit, delete or compaction, all is converted.
     """
     start = len(previous.versions) if previous is not None else 0
+    kept = None
     if previous is not None and versions[:start] == previous.versions:
         tail = rows[start:]
         calls, results = _call_and_result_ids(tail)
         if not (results & previous.call_ids or calls & previous.result_ids):
             body = previous.messages + _convert(tail)
             kept = Converted(list(versions), body, previous.call_ids | calls, previous.result_ids | results)
-            return [ChatMessage(role="system", content=system_text), *body], kept
-    body = _convert(rows)
-    kept = Converted(list(versions), body, *_call_and_result_ids(rows))
-    return [ChatMessage(role="system", content=system_text), *body], kept
+    if kept is None:
+        kept = Converted(list(versions), _convert(rows), *_call_and_result_ids(rows))
+    return [ChatMessage(role="system", content=system_text), *kept.messages], kept
 
 
 def _call_and_result_ids(rows: list[Any]) -> tuple[set[str], set[str]]:
