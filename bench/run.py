@@ -349,6 +349,10 @@ async def _message_many(
     return done
 
 
+def _sleep_within(deadline: float, seconds: float) -> None:
+    time.sleep(min(max(0.0, deadline - time.monotonic()), seconds))
+
+
 def _wait_for_idle_exit(stack: BenchStack, limit_s: float, deadline: float) -> int | None:
     """Poll until no workflow is open (every one should exit ENGRAM_IDLE_TIMEOUT_S after its last turn)."""
     wait_until, still = min(deadline, time.monotonic() + limit_s), open_workflows(stack.temporal_address)
@@ -371,7 +375,7 @@ def scenario_scale(
     warm = asyncio.run(_create_many(stack.url, 4, agent_type, 2, deadline))
     asyncio.run(_message_many(stack.url, warm, 2, deadline, Counter()))
     _wait_for_idle_exit(stack, sizes.idle_timeout_s + 90, deadline)
-    time.sleep(min(max(0.0, deadline - time.monotonic()), QUIET_S + SWEEP_EVERY_S + 5))
+    _sleep_within(deadline, QUIET_S + SWEEP_EVERY_S + 5)
     out["before"] = {"memory_mb": memory_mb(roles), "open_workflows": open_workflows(stack.temporal_address)}
     t0 = time.perf_counter()
     ids = asyncio.run(_create_many(stack.url, sizes.scale_agents, agent_type, 8, deadline))
@@ -393,7 +397,7 @@ def scenario_scale(
     still = _wait_for_idle_exit(stack, sizes.idle_timeout_s + 90, deadline)
     out["idle_exit_wait_s"] = round(time.perf_counter() - t0, 1)
     out["after_idle"] = {"memory_mb": memory_mb(roles), "open_workflows": still}
-    time.sleep(min(max(0.0, deadline - time.monotonic()), QUIET_AFTER_IDLE_S))
+    _sleep_within(deadline, QUIET_AFTER_IDLE_S)
     out["after_quiet"] = {"memory_mb": memory_mb(roles), "open_workflows": open_workflows(stack.temporal_address)}
     before = out["before"]["memory_mb"]
     for reading in ("after_idle", "after_quiet"):

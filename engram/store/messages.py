@@ -101,9 +101,7 @@ async def in_context_versions(session: AsyncSession, agent: Agent, conversation_
     holder = await context_holder(session, agent, conversation_id)
     out: list[str] = []
     if holder.summary_message_id:
-        summary = await session.scalar(select(_VERSION).where(
-            Message.id == holder.summary_message_id, Message.organization_id == agent.organization_id
-        ))  # fmt: skip
+        summary = await session.scalar(select(_VERSION).where(*_summary_where(holder, agent)))
         out += [summary] if summary else []
     ordered = aggregate_order_by(literal_column("','"), Message.conversation_id, Message.position)  # index order: see _in_context
     joined = await session.scalar(select(func.string_agg(_VERSION, ordered)).where(*_window_where(holder, agent, conversation_id)))
@@ -127,9 +125,7 @@ async def _in_context(session: AsyncSession, agent: Agent, conversation_id: str 
     entities = len(what) == 1
     out: list[Any] = []
     if holder.summary_message_id:
-        summary_query = select(*what).where(
-            Message.id == holder.summary_message_id, Message.organization_id == agent.organization_id
-        )
+        summary_query = select(*what).where(*_summary_where(holder, agent))
         summary = await (session.scalars(summary_query) if entities else session.execute(summary_query))
         out.extend(summary)
     # Ordered as ix_messages_agent_conv_position is (the thread column is fixed by the filter, but Postgres does not
@@ -138,6 +134,11 @@ async def _in_context(session: AsyncSession, agent: Agent, conversation_id: str 
     query = query.order_by(Message.conversation_id, Message.position)
     out.extend(await (session.scalars(query) if entities else session.execute(query)))
     return out
+
+
+def _summary_where(holder: Any, agent: Agent) -> list[Any]:
+    """The summary row, which the prompt places before the window."""
+    return [Message.id == holder.summary_message_id, Message.organization_id == agent.organization_id]
 
 
 def _window_where(holder: Any, agent: Agent, conversation_id: str | None) -> list[Any]:
