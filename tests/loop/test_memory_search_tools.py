@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from engram.ids import new_id
 from engram.store import messages
-from engram.store.models import Agent, MessageEmbedding, Passage
+from engram.store.models import Agent, Message, MessageEmbedding, Passage
 from engram.tools.executor import ToolContext, execute_builtin
 from engram.tools.memory_search import chunk_text
 from tests.fake_llm import FakeReply
@@ -87,6 +87,24 @@ async def test_conversation_search_finds_earlier_messages_with_filters(loop, fak
     assert (await search(query="biking", start_date=tomorrow))["message"] == "No results found."
     today = datetime.now(UTC).date().isoformat()
     assert len((await search(query="biking", start_date=today, end_date=today))["results"]) == 1
+
+
+async def test_only_rows_recall_search_returns_carry_a_search_vector(loop, fake_llm) -> None:
+    """System prompts and tool returns are never search results, so they are not indexed (migration 0013)."""
+    model = _model()
+    fake_llm.script(model, [FakeReply.tool("conversation_search", {"query": "violin"}), FakeReply.text("found it")])
+    agent_id = await loop.agent(f"openai/{model}", tools=["conversation_search"])
+    await loop.send(agent_id, "I play the violin on Sundays")
+    async with loop.sessions() as s:
+        rows = (await s.execute(
+            select(Message.role, Message.search_tsv.is_not(None)).where(Message.agent_id == agent_id)
+        )).all()  # fmt: skip
+    indexed: dict[str, set[bool]] = {}
+    for role, has in rows:
+        indexed.setdefault(role, set()).add(has)
+    assert {"system", "tool", "user", "assistant"} <= set(indexed)
+    assert indexed["user"] == indexed["assistant"] == {True}
+    assert indexed["system"] == indexed["tool"] == {False}
 
 
 async def _tool(loop, agent_id: str, name: str, **args) -> object:

@@ -48,6 +48,13 @@ class Message(OrgMixin, Base):
     model: Mapped[str | None] = mapped_column(String(200))
     is_err: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    search_tsv: Mapped[Any] = mapped_column(
-        TSVECTOR, Computed("to_tsvector('english', coalesce(text, ''))", persisted=True), deferred=True
+    # Only rows conversation_search can return: a system prompt or tool return indexed here cost each agent
+    # ~4.7 KB for nothing (migration 0013).
+    search_tsv: Mapped[Any | None] = mapped_column(
+        TSVECTOR,
+        Computed(
+            "CASE WHEN role IN ('system', 'tool') THEN NULL ELSE to_tsvector('english', coalesce(text, '')) END",
+            persisted=True,
+        ),
+        deferred=True,
     )
