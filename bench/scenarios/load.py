@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psutil
@@ -41,16 +42,19 @@ async def _warm(url: str, agent_ids: list[str]) -> None:
                                                 for a in agent_ids)), timeout=REQUEST_TIMEOUT_S * 2)  # fmt: skip
 
 
+async def _timed_window(duration_s: float, clients: Callable[[float], list[Awaitable[None]]]) -> float:
+    """All clients at once until `duration_s` from now, the stragglers bounded by the request timeout;
+    returns the end of the window (monotonic). `clients(stop_at)` builds one loop per client."""
+    stop_at = time.monotonic() + duration_s
+    await asyncio.wait_for(asyncio.gather(*clients(stop_at)), timeout=duration_s + REQUEST_TIMEOUT_S + 10)
+    return stop_at
+
+
 async def _run_clients(
     url: str, agents: list[str], duration_s: float, lat: list[float], ends: list[float], errors: Counter[str]
 ) -> float:
-    """All clients at once for `duration_s`; returns the end of the window (monotonic)."""
-    stop_at = time.monotonic() + duration_s
-    await asyncio.wait_for(
-        asyncio.gather(*(_client_loop(url, a, stop_at, lat, ends, errors) for a in agents)),
-        timeout=duration_s + REQUEST_TIMEOUT_S + 10,
-    )
-    return stop_at
+    return await _timed_window(duration_s, lambda stop_at: [_client_loop(url, a, stop_at, lat, ends, errors)
+                                                            for a in agents])  # fmt: skip
 
 
 def scenario_throughput(stack: BenchStack, client: Letta, levels: tuple[int, ...], duration_s: float,
@@ -112,12 +116,8 @@ async def _conversation_client(
 async def _run_conversation_clients(
     url: str, slices: list[list[str]], duration_s: float, lat: list[float], ends: list[float], errors: Counter[str]
 ) -> float:
-    stop_at = time.monotonic() + duration_s
-    await asyncio.wait_for(
-        asyncio.gather(*(_conversation_client(url, s, stop_at, lat, ends, errors) for s in slices)),
-        timeout=duration_s + REQUEST_TIMEOUT_S + 10,
-    )
-    return stop_at
+    return await _timed_window(duration_s, lambda stop_at: [_conversation_client(url, s, stop_at, lat, ends, errors)
+                                                            for s in slices])  # fmt: skip
 
 
 def _window_figures(lat: list[float], ends: list[float], errors: Counter[str], stop_at: float,
