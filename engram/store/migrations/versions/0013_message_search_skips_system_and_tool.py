@@ -3,7 +3,8 @@
 conversation_search never returns system or tool rows, yet every agent's compiled system prompt (the
 largest row it has) was turned into a tsvector and indexed: ~1.4 KB of tsvector and ~3.3 KB of GIN index
 per agent, a third of what creating an agent wrote (issue #9: 10,000 idle agents, measured with
-pg_column_size / pg_relation_size). Those rows now store NULL there, which GIN does not index.
+pg_column_size / pg_relation_size). Those rows now store NULL there: no tsvector and no lexeme entries
+in the GIN index.
 
 Changing a generated column's expression means dropping and re-adding it; Postgres rewrites the table
 once (on a large production table, run this migration in a maintenance window).
