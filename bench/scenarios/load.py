@@ -22,17 +22,29 @@ async def _client_loop(
 ) -> None:
     """One client: sequential messages to its own agent until `stop_at` (the last one may end after it)."""
     async with AsyncLetta(base_url=url, max_retries=0, timeout=REQUEST_TIMEOUT_S) as client:
-        i = 0
-        while time.monotonic() < stop_at:
-            t0 = time.perf_counter()
-            try:
-                await client.agents.messages.create(agent_id=agent_id, input=f"concurrent hello {i}")
-                lat.append(time.perf_counter() - t0)
-                ends.append(time.monotonic())
-            except Exception as exc:  # counted, never fatal: errors are a figure
-                errors[type(exc).__name__] += 1
-                await asyncio.sleep(0.05)
-            i += 1
+
+        async def send(i: int) -> None:
+            await client.agents.messages.create(agent_id=agent_id, input=f"concurrent hello {i}")
+
+        await _timed_sends(send, stop_at, lat, ends, errors)
+
+
+async def _timed_sends(
+    send: Callable[[int], Awaitable[None]], stop_at: float, lat: list[float], ends: list[float], errors: Counter[str]
+) -> None:
+    """`send(0)`, `send(1)`, ... one after another until `stop_at`, recording each latency and end time;
+    a failure is counted by exception type (errors are a figure, never fatal) and the loop goes on."""
+    i = 0
+    while time.monotonic() < stop_at:
+        t0 = time.perf_counter()
+        try:
+            await send(i)
+            lat.append(time.perf_counter() - t0)
+            ends.append(time.monotonic())
+        except Exception as exc:  # counted, never fatal: errors are a figure
+            errors[type(exc).__name__] += 1
+            await asyncio.sleep(0.05)
+        i += 1
 
 
 async def _warm(url: str, agent_ids: list[str]) -> None:
@@ -96,21 +108,15 @@ async def _conversation_client(
     """One client cycling through its own conversations (never shared with another client), reading each
     SSE reply to its end as the SDK user does."""
     async with AsyncLetta(base_url=url, max_retries=0, timeout=REQUEST_TIMEOUT_S) as client:
-        i = 0
-        while time.monotonic() < stop_at:
-            t0 = time.perf_counter()
-            try:
-                stream = await client.conversations.messages.create(
-                    conversation_ids[i % len(conversation_ids)], input=f"conversation hello {i}"
-                )
-                async for _ in stream:
-                    pass
-                lat.append(time.perf_counter() - t0)
-                ends.append(time.monotonic())
-            except Exception as exc:  # counted, never fatal: errors are a figure
-                errors[type(exc).__name__] += 1
-                await asyncio.sleep(0.05)
-            i += 1
+
+        async def send(i: int) -> None:
+            stream = await client.conversations.messages.create(
+                conversation_ids[i % len(conversation_ids)], input=f"conversation hello {i}"
+            )
+            async for _ in stream:
+                pass
+
+        await _timed_sends(send, stop_at, lat, ends, errors)
 
 
 async def _run_conversation_clients(

@@ -8,9 +8,9 @@ needs invalidating: an edited row has a new xmin, a deleted one is no longer lis
 by compaction lists other positions. Bounded by a row budget, least recently used agents evicted first.
 
 Next to the rows it keeps what the context compiler converted them to (`keep_converted`), so the next step
-converts only appended rows and reuses the same ChatMessage objects, with what providers derived from them. A window not
-used for `idle_s` (its agent went idle) is dropped by `drop_idle`, which the worker calls periodically:
-an idle agent holds no memory here.
+converts only appended rows and reuses the same ChatMessage objects, with what providers derived from them.
+A window not used for `idle_s` (its agent went idle) is dropped by `drop_idle`, which the worker calls
+periodically: an idle agent holds no memory here.
 """
 
 from __future__ import annotations
