@@ -101,8 +101,10 @@ def table(results: dict[str, Any]) -> str:
                      f"{r['after_messages']['open_workflows']} -> {a['open_workflows']} after idle", "-"))  # fmt: skip
         for reading, label in (("after_idle", "6 added, idle exit"), ("after_quiet", "6 added, quiet")):
             added = r[f"added_mb_{reading}"]
+            recycles = r[reading].get("worker_recycles")
             rows.append((label, f"{added['total']['pss']} MB PSS ({added['total']['rss']} RSS): " + ", ".join(
-                f"{k} {v['pss']}" for k, v in added.items() if k != "total"), "target < 50 MB added"))  # fmt: skip
+                f"{k} {v['pss']}" for k, v in added.items() if k != "total")
+                + (f"; worker recycled {recycles}x" if recycles else ""), "target < 50 MB added"))  # fmt: skip
     r = results.get("conversations")
     if r:
         for key, label in (("one_agent_many_conversations", "7 conversations"), ("separate_agents", "7 separate")):

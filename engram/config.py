@@ -48,6 +48,14 @@ class Settings(BaseSettings):
         description="Agent workflows a worker keeps in memory; an evicted idle one is replayed from history when it "
         "next wakes (Temporal's max_cached_workflows, default 1000: ~125 KB each, held while agents sit idle)",
     )  # fmt: skip
+    worker_recycle_mb: float = Field(
+        default=48.0, ge=0,
+        description="A worker idle for worker_recycle_idle_s whose RSS grew more than this since it started "
+        "restarts itself in place to hand back fragmented heap; 0 = never",
+    )  # fmt: skip
+    worker_recycle_idle_s: float = Field(
+        default=300.0, gt=0, description="How long a worker must have had nothing to do before it may recycle"
+    )
     approval_timeout_s: float | None = Field(
         default=None, description="Auto-deny a tool call waiting for approval after this long; unset = wait until answered"
     )

@@ -363,3 +363,47 @@ def test_embedded_postgres_comes_back_after_its_postmaster_is_killed(data_dir: P
             assert conn.execute("SELECT v FROM survivor").fetchone() == ("kept",)
     finally:
         start_embedded_postgres(data_dir / "pgdata").stop()
+
+
+@pytest.mark.slow
+def test_an_idle_worker_that_grew_restarts_in_place_and_the_agent_carries_on(
+    data_dir: Path, launch: Callable[[dict[str, str]], Up]
+) -> None:
+    """Any growth counts here (0.01 MB) and 2 s without an activity is idle: after one chat the worker
+    must exec itself afresh, keeping its pid (the supervisor sees nothing), and serve the agent again."""
+    up = launch(stack_env(data_dir, ENGRAM_WORKER_RECYCLE_MB="0.01", ENGRAM_WORKER_RECYCLE_IDLE_S="2"))
+    state = up.wait_ready()
+    children = state["children"]
+    assert isinstance(children, dict)
+    worker_pid = int(children["worker"])
+    worker_log = data_dir / "logs" / "worker.log"
+
+    def starts() -> list[str]:
+        return [line for line in worker_log.read_text().splitlines() if "polling task queue" in line]
+
+    time.sleep(5)  # idle without having run anything: nothing to give back, so no recycle
+    assert len(starts()) == 1 and "recycling" not in worker_log.read_text(), worker_log.read_text()
+
+    agent = f"recycle-{uuid.uuid4().hex[:8]}"
+    created = httpx.post(f"{up.api}/v1/agents/", json={
+        "name": agent, "model": "engram/offline", "agent_type": "memgpt_v2_agent",
+        "memory_blocks": [{"label": "human", "value": "Name: Ada"}, {"label": "persona", "value": "helpful"}],
+    }, timeout=30)  # fmt: skip
+    assert created.status_code in (200, 201), created.text
+    assert "[memory edit]" in chat_with(up, agent, "My name is Grace and I love Rust.")
+
+    deadline = time.monotonic() + 60
+    while len(starts()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    log = worker_log.read_text()
+    assert len(starts()) == 2 and "recycling in place: idle for" in log, log
+    assert all(f"(pid {worker_pid}," in line for line in starts())  # exec'd in place: same pid
+    assert up.proc.poll() is None and alive(worker_pid), up.output
+
+    # The new image picks up the agent: its workflow (evicted with the old process) replays from history.
+    reply = chat_with(up, agent, "What do I love?")
+    assert "assistant> " in reply, reply
+    human = httpx.get(f"{up.api}/v1/agents/{created.json()['id']}/core-memory/blocks/human", timeout=30)
+    assert "Grace" in human.json()["value"]
+    assert up.stop(signal.SIGINT) == 0, up.output
+    assert_no_orphans(state, data_dir)

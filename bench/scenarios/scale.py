@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+import psutil
 from letta_client import AsyncLetta
 
 from bench.common import REQUEST_TIMEOUT_S, agent_kwargs, say
@@ -18,7 +19,13 @@ from engram.runtime.housekeeping import QUIET_S, SWEEP_EVERY_S
 if TYPE_CHECKING:
     from bench.run import Sizes
 
-QUIET_AFTER_IDLE_S = 300.0  # engram/runtime/temporal_server.py: history caches keep an idle workflow 2 minutes
+# After idle exit: Temporal's history caches keep an idle workflow 2 minutes (engram/runtime/temporal_server.py)
+# and a worker that grew recycles itself 300 s after its last activity, checked every 15 s
+# (ENGRAM_WORKER_RECYCLE_IDLE_S; the last activity is at least the idle timeout before idle exit).
+QUIET_AFTER_IDLE_S = 330.0
+# With no work at all, the Temporal dev server's memory grows ~20 MB in its first 2 minutes and then stays
+# flat: the baseline is read after that, so the warm-up is not counted as the agents'.
+TEMPORAL_WARMUP_S = 180.0
 
 
 async def _open_workflows(address: str) -> int | None:
@@ -75,7 +82,24 @@ async def message_many(
 
 
 def _sleep_within(deadline: float, seconds: float) -> None:
-    time.sleep(min(max(0.0, deadline - time.monotonic()), seconds))
+    time.sleep(max(0.0, min(deadline - time.monotonic(), seconds)))
+
+
+def _uptime_s(process: psutil.Process | None) -> float:
+    try:
+        return time.time() - process.create_time() if process is not None else 0.0
+    except psutil.Error:
+        return 0.0
+
+
+def worker_recycles(stack: BenchStack) -> int:
+    """How many times the worker exec'd itself afresh (engram/runtime/recycle.py), from its log."""
+    if stack.data_dir is None:
+        return 0
+    try:
+        return (stack.data_dir / "logs" / "worker.log").read_text(errors="replace").count("recycling in place")
+    except OSError:
+        return 0
 
 
 def _wait_for_idle_exit(stack: BenchStack, limit_s: float, deadline: float) -> int | None:
@@ -101,7 +125,9 @@ def scenario_scale(
     asyncio.run(message_many(stack.url, warm, 2, deadline, Counter()))
     _wait_for_idle_exit(stack, sizes.idle_timeout_s + 90, deadline)
     _sleep_within(deadline, QUIET_S + SWEEP_EVERY_S + 5)
-    out["before"] = {"memory_mb": memory_mb(roles), "open_workflows": open_workflows(stack.temporal_address)}
+    _sleep_within(deadline, TEMPORAL_WARMUP_S - _uptime_s(roles["temporal"]))
+    out["before"] = {"memory_mb": memory_mb(roles), "open_workflows": open_workflows(stack.temporal_address),
+                     "temporal_uptime_s": round(_uptime_s(roles["temporal"])), "worker_recycles": worker_recycles(stack)}
     t0 = time.perf_counter()
     ids = asyncio.run(create_many(stack.url, sizes.scale_agents, agent_type, 8, deadline))
     out["agents_created"], out["create_s"] = len(ids), round(time.perf_counter() - t0, 1)
@@ -123,7 +149,8 @@ def scenario_scale(
     out["idle_exit_wait_s"] = round(time.perf_counter() - t0, 1)
     out["after_idle"] = {"memory_mb": memory_mb(roles), "open_workflows": still}
     _sleep_within(deadline, QUIET_AFTER_IDLE_S)
-    out["after_quiet"] = {"memory_mb": memory_mb(roles), "open_workflows": open_workflows(stack.temporal_address)}
+    out["after_quiet"] = {"memory_mb": memory_mb(roles), "open_workflows": open_workflows(stack.temporal_address),
+                          "worker_recycles": worker_recycles(stack)}
     before = out["before"]["memory_mb"]
     for reading in ("after_idle", "after_quiet"):
         after = out[reading]["memory_mb"]

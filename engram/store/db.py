@@ -66,14 +66,23 @@ async def release_if_quiet(engine: AsyncEngine, quiet_s: float, now: float | Non
     (anything checked out, or a checkin within `quiet_s`) is left alone: reconnecting costs a few ms, which
     only the first statement after a quiet minute pays. The engine stays usable; it opens connections anew.
     """
-    use, pool = _USE.get(engine.sync_engine), engine.sync_engine.pool
-    checked_in = getattr(pool, "checkedin", lambda: 0)()
-    if use is None or not checked_in or getattr(pool, "checkedout", lambda: 0)():
+    pool = engine.sync_engine.pool
+    if not getattr(pool, "checkedin", lambda: 0)() or getattr(pool, "checkedout", lambda: 0)():
         return False
-    if (time.monotonic() if now is None else now) - use.last_checkin < quiet_s:
+    if quiet_for(engine, now) < quiet_s:
         return False
     await engine.dispose()
     return True
+
+
+def quiet_for(engine: AsyncEngine, now: float | None = None) -> float:
+    """Seconds since the engine's pool last took a connection back; 0 while one is checked out (or for an
+    engine not made by `create_engine`). Every activity touches the store, so this is how long the process
+    has had nothing to do."""
+    use, pool = _USE.get(engine.sync_engine), engine.sync_engine.pool
+    if use is None or getattr(pool, "checkedout", lambda: 0)():
+        return 0.0
+    return max(0.0, (time.monotonic() if now is None else now) - use.last_checkin)
 
 
 def _ping_when_stale(engine: Engine) -> None:
