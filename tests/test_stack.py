@@ -28,6 +28,7 @@ from psycopg import sql
 
 from engram.errors import VectorExtensionMissing
 from engram.runtime import free_port, temporal_binary
+from engram.runtime.temporal_server import GO_RUNTIME_DEFAULTS, dev_server_env
 from engram.store.db import normalize_url
 from engram.store.migrate import upgrade
 
@@ -186,6 +187,9 @@ def test_up_stops_cleanly_restarts_with_data_and_reports_a_dead_child(
                  f"API ready: {up.api}"):  # fmt: skip
         assert line in out, out
     assert "binds 127.0.0.1 only" in out  # no ENGRAM_API_KEY
+    children = state["children"]
+    assert isinstance(children, dict)
+    assert psutil.Process(int(children["temporal"])).environ().get("GOGC") == GO_RUNTIME_DEFAULTS["GOGC"]
 
     # A second `up` on the same data dir refuses (and leaves the running one alone).
     other_ports = {
@@ -246,6 +250,12 @@ def test_up_stops_cleanly_restarts_with_data_and_reports_a_dead_child(
     assert code != 0
     assert "worker exited unexpectedly" in again.output
     assert_no_orphans(state2, data_dir)
+
+
+def test_the_dev_server_gets_a_tighter_go_gc_unless_the_user_tunes_it() -> None:
+    assert dev_server_env({"PATH": "/bin"}) == {"PATH": "/bin", **GO_RUNTIME_DEFAULTS}
+    assert dev_server_env({"GOMEMLIMIT": "256MiB"}) == {"GOMEMLIMIT": "256MiB"}  # the user's choice, alone
+    assert dev_server_env({"GOGC": "100"}) == {"GOGC": "100"}
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ importing temporalio in a short-lived CLI process risks the exit-time crash of s
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -37,6 +38,11 @@ DYNAMIC_CONFIG = {
 # which made Temporal's persistence the widest queue under concurrent turns. WAL + NORMAL survives any
 # process crash (what the chaos suite does); only an OS crash or power cut may lose the last commits.
 SQLITE_PRAGMAS = {"journal_mode": "wal", "synchronous": "normal"}
+# Go's collector lets the heap grow to twice what is live (GOGC=100) and the scavenger keeps about that much
+# mapped once a burst is over: after 1,000 agents had each run a turn, the dev server stayed ~100 MB above
+# its start long after every workflow had exited (issue #9). GOGC=50 lets it grow to 1.5x instead.
+# Only a default: a GOGC or GOMEMLIMIT in the environment of `engram up` wins.
+GO_RUNTIME_DEFAULTS = {"GOGC": "50"}
 
 
 def temporal_binary() -> Path:
@@ -123,7 +129,7 @@ def start_temporal_dev_server(
     if db_file is not None:
         db_file.parent.mkdir(parents=True, exist_ok=True)
     argv = dev_server_argv(ip=ip, port=port, ui_port=ui_port, db_file=db_file, namespaces=[namespace])
-    child = spawn("temporal", argv, env=env, log_path=log_path)
+    child = spawn("temporal", argv, env=dev_server_env(env), log_path=log_path)
     address = f"{ip}:{port}"
     server = TemporalDevServer(child, address, f"http://{ip}:{ui_port}" if ui_port is not None else None)
     try:
@@ -132,6 +138,14 @@ def start_temporal_dev_server(
         server.stop()
         raise
     return server
+
+
+def dev_server_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`base` (default: this process's environment) plus GO_RUNTIME_DEFAULTS unless it tunes Go's GC itself."""
+    env = dict(os.environ if base is None else base)
+    if "GOGC" not in env and "GOMEMLIMIT" not in env:
+        env.update(GO_RUNTIME_DEFAULTS)
+    return env
 
 
 def namespace_ready(address: str, namespace: str, timeout: float = 5.0) -> bool:
