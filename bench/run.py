@@ -103,7 +103,8 @@ def table(results: dict[str, Any]) -> str:
             added = r[f"added_mb_{reading}"]
             recycles = r[reading].get("worker_recycles")
             rows.append((label, f"{added['total']['pss']} MB PSS ({added['total']['rss']} RSS): " + ", ".join(
-                f"{k} {v['pss']}" for k, v in added.items() if k != "total")
+                f"{k} {v['pss']}" + (f" (shared buffers {v['shmem']})" if k == "postgres" else "")
+                for k, v in added.items() if k != "total")
                 + (f"; worker recycled {recycles}x" if recycles else ""), "target < 50 MB added"))  # fmt: skip
     r = results.get("conversations")
     if r:

@@ -224,16 +224,33 @@ def tree_cpu_seconds(root: psutil.Process | None) -> float:
 
 
 def tree_memory_mb(root: psutil.Process | None) -> dict[str, float]:
-    """RSS (double-counts shared pages, e.g. Postgres shared buffers) and PSS (shares them out)."""
-    rss = pss = 0.0
-    for proc in _tree(root):
+    """RSS (double-counts shared pages, e.g. Postgres shared buffers), PSS (shares them out) and the part of
+    PSS in shared memory (`shmem`: for Postgres, the shared-buffer pages its processes have touched, i.e. its
+    page cache, as opposed to what its backends allocate)."""
+    rss = pss = shmem = 0.0
+    procs = _tree(root)
+    for proc in procs:
         try:
             info = proc.memory_full_info()
             rss += info.rss
             pss += getattr(info, "pss", info.rss)
+            shmem += _pss_shmem_bytes(proc.pid)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
-    return {"rss": round(rss / 2**20, 1), "pss": round(pss / 2**20, 1), "processes": len(_tree(root))}
+    mb = 2**20
+    return {"rss": round(rss / mb, 1), "pss": round(pss / mb, 1), "shmem": round(shmem / mb, 1),
+            "processes": len(procs)}  # fmt: skip
+
+
+def _pss_shmem_bytes(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss_Shmem:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def cpu_seconds(roles: dict[str, psutil.Process | None]) -> dict[str, float]:
@@ -244,6 +261,7 @@ def memory_mb(roles: dict[str, psutil.Process | None]) -> dict[str, dict[str, fl
     per = {role: tree_memory_mb(proc) for role, proc in roles.items()}
     per["total"] = {"rss": round(sum(v["rss"] for v in per.values()), 1),
                     "pss": round(sum(v["pss"] for v in per.values()), 1),
+                    "shmem": round(sum(v["shmem"] for v in per.values()), 1),
                     "processes": sum(int(v["processes"]) for v in per.values())}  # fmt: skip
     return per
 

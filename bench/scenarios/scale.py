@@ -155,8 +155,7 @@ def scenario_scale(
     for reading in ("after_idle", "after_quiet"):
         after = out[reading]["memory_mb"]
         out[f"added_mb_{reading}"] = {
-            role: {"rss": round(after[role]["rss"] - before[role]["rss"], 1),
-                   "pss": round(after[role]["pss"] - before[role]["pss"], 1)}
+            role: {key: round(after[role][key] - before[role][key], 1) for key in ("rss", "pss", "shmem")}
             for role in after
         }  # fmt: skip
     return out

@@ -119,16 +119,18 @@ async def refresh_system_message(
     metadata = render_metadata(agent, conversation_id, recall, await archival_count(session, agent), now)
     text = compile_system_prompt(agent, blocks, metadata, directories)
     if existing is None:
-        message_id = new_id("message")
-        await message_store.insert_messages(session, [{
+        # A new agent's row already names the id (engram/store/agents.py create_agent): no UPDATE of it.
+        message_id = holder.system_message_id or new_id("message")
+        stored = await message_store.insert_message_returning(session, {
             "id": message_id, "organization_id": org_id, "agent_id": agent_id, "role": "system",
             "conversation_id": conversation_id, "content": [{"type": "text", "text": text}], "text": text,
             "created_at": now,
-        }])  # fmt: skip
-        holder.system_message_id = message_id
-        holder.system_compiled_at = now
-        await session.flush()
-        return await message_store.get_message(session, org_id, message_id)
+        })  # fmt: skip
+        if holder.system_message_id != message_id:
+            holder.system_message_id = message_id
+            holder.system_compiled_at = now
+            await session.flush()
+        return stored
     if force or _METADATA.sub("", existing.text) != _METADATA.sub("", text):
         existing.content = [{"type": "text", "text": text}]
         existing.text = text

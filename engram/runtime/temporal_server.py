@@ -25,24 +25,34 @@ DYNAMIC_CONFIG = {
     "frontend.enableUpdateWorkflowExecutionAsyncAccepted": "true",
     "frontend.enableServerVersionCheck": "false",
     # Idle agents hold no memory here either (issue #9). The workflow-state cache held ~50 KB per workflow
-    # for an hour, up to 8,096 of them: +100 MB of heap after 1,000 agents had each run one turn. Now at most
-    # 256 (more than the agents a 2-core machine runs at once), each leaving 2 minutes after its last use,
-    # evicted in the background; an agent idle for longer is read back from the store on its next message.
-    "history.cacheMaxSize": "256",
+    # for an hour, up to 8,096 of them (the CLI's own setting): +100 MB of heap after 1,000 agents had each
+    # run one turn. Now at most 256 (more than the agents a 2-core machine runs at once), each leaving 2
+    # minutes after its last use, evicted in the background; an idle agent's state is read back from the store.
     "history.hostLevelCacheMaxSize": "256",
     "history.cacheTTL": '"2m"',
-    "history.eventsCacheTTL": '"2m"',
     "history.cacheBackgroundEvict": '{"Enabled": true, "LoopInterval": "30s", "MaxEntryPerCall": 4096}',
+    # The events cache keeps a finished workflow's started/scheduled/update events until its byte budget
+    # (256 MiB of *serialized* events, several times that in Go heap) pushes them out: it has no background
+    # eviction and its TTL is checked only when the same event is read again, which for a closed workflow is
+    # never. It was most of the dev server's +50-100 MB after a burst of agents. 1 MiB still holds the events
+    # of the hundreds of workflows that can be mid-turn at once; a miss reads the event back from SQLite.
+    "history.eventsHostLevelCacheMaxSizeBytes": "1048576",
+    "history.eventsCacheTTL": '"2m"',
+    # Same story for the history-append blob cache used by replication (8 MiB by default, unused here): its
+    # floor is 64 KiB.
+    "history.xdcCacheMaxSizeBytes": "65536",
 }
 # The file store's defaults (rollback journal, synchronous=FULL) fsync several times per history write,
 # which made Temporal's persistence the widest queue under concurrent turns. WAL + NORMAL survives any
 # process crash (what the chaos suite does); only an OS crash or power cut may lose the last commits.
 SQLITE_PRAGMAS = {"journal_mode": "wal", "synchronous": "normal"}
-# Go's collector lets the heap grow to twice what is live (GOGC=100) and the scavenger keeps about that much
-# mapped once a burst is over: after 1,000 agents had each run a turn, the dev server stayed ~100 MB above
-# its start long after every workflow had exited (issue #9). GOGC=50 lets it grow to 1.5x instead.
-# Only a default: a GOGC or GOMEMLIMIT in the environment of `engram up` wins.
-GO_RUNTIME_DEFAULTS = {"GOGC": "50"}
+# Go's collector lets the heap grow to twice what is live (GOGC=100) and its scavenger keeps about that much
+# mapped once a burst is over: after 3,000 agents (1,000 of them messaged) the dev server's live heap was
+# back within 4 MB of its start but its memory stayed ~30 MB up, all of it heap headroom (GODEBUG=gctrace).
+# GOGC=25 lets the heap grow to 1.25x what is live; on 2 cores it cost no throughput (30.7 and 31.7 msg/s at
+# 32 clients vs 30.2 and 28.9 with GOGC=50, same hour; bench/README.md). Only a default: a GOGC or
+# GOMEMLIMIT in the environment of `engram up` wins.
+GO_RUNTIME_DEFAULTS = {"GOGC": "25"}
 
 
 def temporal_binary() -> Path:
