@@ -78,3 +78,29 @@ async def test_bad_agent_inputs_raise_domain_errors(sessions) -> None:
     async with sessions() as s:
         with pytest.raises(NotFound):
             await agents.get_agent(s, new_id("org"), agent.id)  # another tenant cannot see it
+
+
+async def test_creating_an_agent_with_its_system_message_writes_the_agent_row_once(sessions) -> None:
+    """Each UPDATE in the creating transaction would leave a dead copy of the ~1 KB row (issue #9)."""
+    from sqlalchemy import text
+
+    from engram.context.compiler import refresh_system_message
+    from engram.store import messages
+
+    # The view also counts this backend's earlier transactions not yet flushed to the statistics: compare.
+    row_writes = text("SELECT n_tup_ins, n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'agents'")
+    org = new_id("org")
+    async with sessions.begin() as s:
+        before = (await s.execute(row_writes)).one()
+        agent = await agents.create_agent(
+            s, org, AgentSpec(name="a", model="engram/offline", agent_type="memgpt_v2_agent",
+                              memory_blocks=[BlockSpec(label="human", value="x")]),
+            llm_config=LLM,
+        )  # fmt: skip
+        system = await refresh_system_message(s, org, agent.id)
+        after = (await s.execute(row_writes)).one()
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 0)  # inserted, never updated
+    assert agent.system_message_id == system.id and system.role == "system"
+    assert {"type": "exit_loop", "tool_name": "send_message"} in agent.tool_rules
+    async with sessions() as s:
+        assert (await messages.get_message(s, org, agent.system_message_id)).text == system.text
