@@ -28,6 +28,7 @@ from engram.ids import new_id
 from engram.schemas.agent import AGENT_TYPES, AgentSpec, BlockSpec
 from engram.store import agents as agent_store
 from engram.store import blocks as block_store
+from engram.store import messages as message_store
 from engram.store import tools as tool_store
 from engram.store.models import Agent, Message, Tool
 from engram.store.models.block import DEFAULT_BLOCK_LIMIT
@@ -160,7 +161,7 @@ def _export_agent_doc(
 
 def _export_message(m: Message, ids: dict[str, str], agent_file_id: str) -> dict[str, Any]:
     return {
-        "type": "message", "id": ids[m.id], "agent_id": agent_file_id, "role": m.role, "content": m.content,
+        "type": "message", "id": ids[m.id], "agent_id": agent_file_id, "role": m.role, "content": message_store.row_content(m),
         "name": m.name, "otid": m.otid, "sender_id": m.sender_id, "group_id": m.group_id, "batch_item_id": None,
         "model": m.model, "tool_calls": m.tool_calls, "tool_call_id": m.tool_call_id,
         "tool_returns": m.tool_returns, "approvals": m.approvals, "approve": None, "approval_request_id": None,

@@ -123,8 +123,7 @@ async def refresh_system_message(
         message_id = holder.system_message_id or new_id("message")
         stored = await message_store.insert_message_returning(session, {
             "id": message_id, "organization_id": org_id, "agent_id": agent_id, "role": "system",
-            "conversation_id": conversation_id, "content": [{"type": "text", "text": text}], "text": text,
-            "created_at": now,
+            "conversation_id": conversation_id, "content": [], "text": text, "created_at": now,  # see row_content
         })  # fmt: skip
         if holder.system_message_id != message_id:
             holder.system_message_id = message_id
@@ -132,7 +131,7 @@ async def refresh_system_message(
             await session.flush()
         return stored
     if force or _METADATA.sub("", existing.text) != _METADATA.sub("", text):
-        existing.content = [{"type": "text", "text": text}]
+        existing.content = []  # the prompt lives in `text` (message_store.row_content)
         existing.text = text
         holder.system_compiled_at = now
         await session.flush()

@@ -90,7 +90,7 @@ def _is_summary(row: Message) -> bool:
 def _wire_message(row: Message) -> dict[str, Any]:
     """The internal message as Letta's `Message` model shows it (only `role` is required there)."""
     return {
-        "id": row.id, "role": row.role, "content": message_store.content_parts(row.content) or None,
+        "id": row.id, "role": row.role, "content": message_store.row_content(row) or None,
         "name": row.name, "tool_calls": row.tool_calls, "tool_call_id": row.tool_call_id,
         "tool_returns": row.tool_returns, "agent_id": row.agent_id, "conversation_id": row.conversation_id,
         "run_id": row.run_id, "step_id": row.step_id, "model": row.model, "otid": row.otid,

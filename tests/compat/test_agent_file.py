@@ -45,6 +45,10 @@ def test_export_then_import_round_trips(letta: Letta) -> None:
     assert {"agents", "blocks", "tools", "groups", "files", "sources", "mcp_servers"} <= doc.keys()
     assert doc["agents"][0]["block_ids"] == ["block-0", "block-1"]
     assert any(t["name"] == "lookup_order" and "metadata_" in t for t in doc["tools"])
+    # The system row stores its compiled prompt once (as text); the export still carries it as content.
+    [system] = [m for m in doc["agents"][0]["messages"] if m["role"] == "system"]
+    assert system["content"][0]["type"] == "text" and system["content"][0]["text"].startswith("You are Exporty.")
+    assert "Sam" in system["content"][0]["text"]
 
     [copy_id] = _import(
         letta, json.dumps(doc).encode(), override_name="imported-copy", extra_body={"unknown_field": "x"}

@@ -46,6 +46,7 @@ def test_fresh_agent_overview_has_every_section(letta: Letta) -> None:
     assert view["num_messages"] == 1 and view["num_tokens_messages"] == 0
     assert "Name: Ada" in view["core_memory"] and view["core_memory"].startswith("<memory_blocks>")
     assert "Name: Ada" not in view["system_prompt"]
+    assert "Name: Ada" in view["messages"][0]["content"][0]["text"]  # the compiled system message
     assert view["external_memory_summary"].startswith("<memory_metadata>")
     names = sorted(f["function"]["name"] for f in view["functions_definitions"])
     assert names == sorted(t.name for t in agent.tools) and view["num_tokens_functions_definitions"] > 0

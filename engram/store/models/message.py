@@ -32,7 +32,7 @@ class Message(OrgMixin, Base):
     agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
     conversation_id: Mapped[str | None] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(32), doc="system | user | assistant | tool | approval | summary")
-    content: Mapped[list[Any]] = mapped_column(default=list, doc="content parts [{type:text,text}, ...]")
+    content: Mapped[list[Any]] = mapped_column(default=list, doc="content parts [{type:text,text}, ...]; system rows: empty, see row_content")
     text: Mapped[str] = mapped_column(Text, default="", doc="plain text of content, for search and rendering")
     reasoning: Mapped[str | None] = mapped_column(Text)
     name: Mapped[str | None] = mapped_column(String(200))
